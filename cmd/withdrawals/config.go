@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// config is every setting of the binary, read from environment variables. The README
+// lists each with its default; keep the two in step.
+type config struct {
+	DatabaseURL         string
+	HTTPAddr            string
+	AutoMigrate         bool
+	BitcoinNetwork      string
+	PayoutBatchInterval time.Duration
+	DBMaxConns          int
+	ShutdownTimeout     time.Duration
+	DemoSeed            bool
+	LogLevel            string
+}
+
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
+
+func loadConfig() (config, error) {
+	var c config
+	var errs []error
+	c.DatabaseURL = envString("DATABASE_URL", defaultDatabaseURL)
+	c.HTTPAddr = envString("HTTP_ADDR", "127.0.0.1:8080")
+	c.AutoMigrate = envBool("AUTO_MIGRATE", true, &errs)
+	c.BitcoinNetwork = envString("BITCOIN_NETWORK", "mainnet")
+	c.PayoutBatchInterval = envDuration("PAYOUT_BATCH_INTERVAL", 5*time.Minute, &errs)
+	c.DBMaxConns = envInt("DB_MAX_CONNS", 20, &errs)
+	c.ShutdownTimeout = envDuration("SHUTDOWN_TIMEOUT", 15*time.Second, &errs)
+	c.DemoSeed = envBool("DEMO_SEED", false, &errs)
+	c.LogLevel = envString("LOG_LEVEL", "info")
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %v", errs)
+	}
+	return c, nil
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool, errs *[]error) bool {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s=%q is not a boolean", name, v))
+	}
+	return b
+}
+
+func envInt(name string, def int, errs *[]error) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		*errs = append(*errs, fmt.Errorf("%s=%q is not a positive integer", name, v))
+	}
+	return n
+}
+
+func envDuration(name string, def time.Duration, errs *[]error) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		*errs = append(*errs, fmt.Errorf("%s=%q is not a duration such as 5m or 10s", name, v))
+	}
+	return d
+}

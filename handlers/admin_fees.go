@@ -1,0 +1,118 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"github.com/paycore/withdrawals/fees"
+	"github.com/paycore/withdrawals/services"
+)
+
+func (s *Server) getFeeSchedules(c echo.Context) error {
+	o, err := s.FeeSchedules.Overview(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	tokens := make([]feeScheduleDTO, len(o.Tokens))
+	for i, fs := range o.Tokens {
+		tokens[i] = feeScheduleOf(fs)
+	}
+	type effectiveDTO struct {
+		Token  string `json:"token"`
+		Source string `json:"source"`
+		feeScheduleDTO
+	}
+	effective := make([]effectiveDTO, len(o.Effective))
+	for i, e := range o.Effective {
+		effective[i] = effectiveDTO{Token: e.Token, Source: e.Source, feeScheduleDTO: feeScheduleOf(e.Schedule)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"default": feeScheduleOf(o.Default), "tokens": tokens, "effective": effective})
+}
+
+type setFeeScheduleRequest struct {
+	BaseFee    json.RawMessage `json:"baseFee"`
+	MarkupRate json.RawMessage `json:"markupRate"`
+	Enabled    *bool           `json:"enabled" validate:"required"`
+	Token      string          `json:"token" validate:"max=16"`
+}
+
+// setFeeSchedule: without token it sets the default schedule, with token that token's own.
+func (s *Server) setFeeSchedule(c echo.Context) error {
+	var req setFeeScheduleRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		return err
+	}
+	baseFee, err := parseRate("baseFee", req.BaseFee)
+	if err != nil {
+		return err
+	}
+	markupRate, err := parseRate("markupRate", req.MarkupRate)
+	if err != nil {
+		return err
+	}
+	fs, err := s.FeeSchedules.Set(c.Request().Context(), services.SetInput{
+		Token:    req.Token,
+		Schedule: fees.Schedule{BaseFee: baseFee, MarkupRate: markupRate, Enabled: *req.Enabled},
+		Actor:    principal(c).KeyID,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, feeScheduleOf(fs))
+}
+
+// parseRate reads a fee setting; a malformed one is INVALID_REQUEST, not INVALID_AMOUNT,
+// since no withdrawal amount is involved.
+func parseRate(field string, raw json.RawMessage) (decimal.Decimal, error) {
+	v, err := parseAmount(field, raw)
+	if err != nil {
+		api := toAPIError(err)
+		api.Code = "INVALID_REQUEST"
+		return v, api
+	}
+	return v, nil
+}
+
+type testFeeRequest struct {
+	Amount   json.RawMessage `json:"amount"`
+	Currency string          `json:"currency" validate:"required,max=16"`
+}
+
+// testFeeCalculation: PUT /api/admin/withdrawal-fees prices an amount, changing nothing.
+func (s *Server) testFeeCalculation(c echo.Context) error {
+	var req testFeeRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		return err
+	}
+	amount, err := parseAmount("amount", req.Amount)
+	if err != nil {
+		return err
+	}
+	q, symbol, err := s.Withdrawals.Quote(c.Request().Context(), req.Currency, amount)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"amount": q.Gross.String(), "currency": symbol, "feeInfo": feeInfoOf(q)})
+}
+
+func (s *Server) listFeeChanges(c echo.Context) error {
+	changes, err := s.FeeSchedules.History(c.Request().Context(), 100)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(changes))
+	for i, ch := range changes {
+		old := json.RawMessage(ch.OldValue)
+		if len(old) == 0 {
+			old = json.RawMessage("null")
+		}
+		out[i] = map[string]any{
+			"id": ch.ID, "scope": ch.Scope, "changedBy": ch.ChangedBy, "changedAt": timestamp(ch.ChangedAt),
+			"old": old, "new": json.RawMessage(ch.NewValue),
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"changes": out})
+}

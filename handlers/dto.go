@@ -1,0 +1,167 @@
+package handlers
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/paycore/withdrawals/fees"
+	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/services"
+)
+
+// Response DTOs: amounts are decimal strings, times RFC 3339 UTC with milliseconds.
+
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+func optionalTimestamp(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timestamp(*t)
+	return &s
+}
+
+type paginationDTO struct {
+	Total   int64 `json:"total"`
+	Limit   int   `json:"limit"`
+	Offset  int   `json:"offset"`
+	HasMore bool  `json:"hasMore"`
+}
+
+func paginationOf[T any](p services.Page[T]) paginationDTO {
+	return paginationDTO{Total: p.Total, Limit: p.Limit, Offset: p.Offset, HasMore: p.HasMore()}
+}
+
+type feeBreakdownDTO struct {
+	BaseFee      string `json:"baseFee"`
+	MarkupRate   string `json:"markupRate"` // a percentage, as DCE Pay shows it
+	MarkupAmount string `json:"markupAmount"`
+	TotalFee     string `json:"totalFee"`
+}
+
+type feeInfoDTO struct {
+	GrossAmount   string          `json:"grossAmount"`
+	NetAmount     string          `json:"netAmount"`
+	TotalFees     string          `json:"totalFees"`
+	FeeBreakdown  feeBreakdownDTO `json:"feeBreakdown"`
+	FeePercentage string          `json:"feePercentage"`
+}
+
+func feeInfoOf(q fees.Quote) feeInfoDTO {
+	return feeInfoDTO{
+		GrossAmount: models.FormatAmount(q.Gross),
+		NetAmount:   models.FormatAmount(q.Net),
+		TotalFees:   models.FormatAmount(q.TotalFee),
+		FeeBreakdown: feeBreakdownDTO{
+			BaseFee:      models.FormatAmount(q.BaseFee),
+			MarkupRate:   fees.Percent(q.MarkupRate),
+			MarkupAmount: models.FormatAmount(q.MarkupAmount),
+			TotalFee:     models.FormatAmount(q.TotalFee),
+		},
+		FeePercentage: q.FeePercentage(),
+	}
+}
+
+type withdrawalDTO struct {
+	ID                  string          `json:"id"`
+	Token               string          `json:"token"`
+	Network             string          `json:"network"`
+	Amount              string          `json:"amount"`
+	Address             string          `json:"address"`
+	Status              string          `json:"status"`
+	Fee                 string          `json:"fee"`
+	NetAmount           string          `json:"netAmount"`
+	FeeInfo             feeInfoDTO      `json:"feeInfo"`
+	TxHash              *string         `json:"txHash"`
+	FailureReason       *string         `json:"failureReason"`
+	CreatedAt           string          `json:"createdAt"`
+	UpdatedAt           string          `json:"updatedAt"`
+	EstimatedCompletion string          `json:"estimatedCompletion"`
+	ConfirmedAt         *string         `json:"confirmedAt"`
+	FailedAt            *string         `json:"failedAt"`
+	CancelledAt         *string         `json:"cancelledAt"`
+	Metadata            json.RawMessage `json:"metadata"`
+}
+
+func withdrawalOf(w models.Withdrawal) withdrawalDTO {
+	metadata := json.RawMessage(w.Metadata)
+	if len(metadata) == 0 {
+		metadata = json.RawMessage("{}")
+	}
+	return withdrawalDTO{
+		ID: w.ID, Token: w.Token, Network: w.Network, Address: w.Address, Status: string(w.Status),
+		Amount:    models.FormatAmount(w.Amount),
+		Fee:       models.FormatAmount(w.FeeTotal),
+		NetAmount: models.FormatAmount(w.NetAmount),
+		FeeInfo: feeInfoOf(fees.Quote{
+			Gross: w.Amount, BaseFee: w.FeeBase, MarkupRate: w.FeeMarkupRate,
+			MarkupAmount: w.FeeMarkupAmount, TotalFee: w.FeeTotal, Net: w.NetAmount,
+		}),
+		TxHash: w.TxHash, FailureReason: w.FailureReason,
+		CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt),
+		EstimatedCompletion: timestamp(w.EstimatedCompletion),
+		ConfirmedAt:         optionalTimestamp(w.ConfirmedAt),
+		FailedAt:            optionalTimestamp(w.FailedAt),
+		CancelledAt:         optionalTimestamp(w.CancelledAt),
+		Metadata:            metadata,
+	}
+}
+
+type balanceDTO struct {
+	Token     string `json:"token"`
+	Available string `json:"available"`
+	Pending   string `json:"pending"`
+	Total     string `json:"total"`
+}
+
+func balanceOf(b services.TokenBalance) balanceDTO {
+	return balanceDTO{
+		Token: b.Token, Available: models.FormatAmount(b.Available),
+		Pending: models.FormatAmount(b.Pending), Total: models.FormatAmount(b.Total()),
+	}
+}
+
+// feeScheduleDTO shows markupRate as the raw fraction, the form POST accepts.
+type feeScheduleDTO struct {
+	Scope      string `json:"scope"`
+	BaseFee    string `json:"baseFee"`
+	MarkupRate string `json:"markupRate"`
+	Enabled    bool   `json:"enabled"`
+	UpdatedAt  string `json:"updatedAt"`
+	UpdatedBy  string `json:"updatedBy"`
+}
+
+func feeScheduleOf(fs models.FeeSchedule) feeScheduleDTO {
+	return feeScheduleDTO{
+		Scope: fs.Scope, BaseFee: models.FormatAmount(fs.BaseFee), MarkupRate: models.FormatAmount(fs.MarkupRate),
+		Enabled: fs.Enabled, UpdatedAt: timestamp(fs.UpdatedAt), UpdatedBy: fs.UpdatedBy,
+	}
+}
+
+type merchantDTO struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func merchantOf(m models.Merchant) merchantDTO {
+	return merchantDTO{ID: m.ID, Name: m.Name, CreatedAt: timestamp(m.CreatedAt)}
+}
+
+type apiKeyDTO struct {
+	ID         string  `json:"id"`
+	MerchantID *string `json:"merchantId"`
+	Role       string  `json:"role"`
+	Name       string  `json:"name"`
+	Prefix     string  `json:"prefix"`
+	CreatedAt  string  `json:"createdAt"`
+	LastUsedAt *string `json:"lastUsedAt"`
+	RevokedAt  *string `json:"revokedAt"`
+}
+
+func apiKeyOf(k models.APIKey) apiKeyDTO {
+	return apiKeyDTO{
+		ID: k.ID, MerchantID: k.MerchantID, Role: string(k.Role), Name: k.Name, Prefix: k.KeyPrefix,
+		CreatedAt: timestamp(k.CreatedAt), LastUsedAt: optionalTimestamp(k.LastUsedAt), RevokedAt: optionalTimestamp(k.RevokedAt),
+	}
+}

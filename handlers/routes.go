@@ -1,0 +1,31 @@
+package handlers
+
+import "github.com/labstack/echo/v4"
+
+// routes lists every route at a glance. The authorization rule of each is the group it
+// is registered on.
+func (s *Server) routes(e *echo.Echo) {
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.yaml", s.openapi)
+
+	merchant := e.Group("/api", s.authenticate, requireRole("merchant"))
+	merchant.POST("/withdrawals", s.createWithdrawal)
+	merchant.GET("/withdrawals", s.listWithdrawals)
+	merchant.GET("/withdrawals/fee", s.quoteFee)
+	merchant.GET("/withdrawals/:id", s.getWithdrawal)
+	merchant.POST("/withdrawals/:id/cancel", s.cancelWithdrawal)
+	merchant.GET("/balance", s.getBalance)
+
+	admin := e.Group("/api/admin", s.authenticate, requireRole("admin"))
+	admin.GET("/withdrawal-fees", s.getFeeSchedules)
+	admin.POST("/withdrawal-fees", s.setFeeSchedule)
+	admin.PUT("/withdrawal-fees", s.testFeeCalculation)
+	admin.GET("/withdrawal-fees/changes", s.listFeeChanges)
+	admin.POST("/merchants", s.createMerchant)
+	admin.GET("/merchants", s.listMerchants)
+	admin.POST("/merchants/:id/api-keys", s.createMerchantKey)
+	admin.GET("/merchants/:id/api-keys", s.listMerchantKeys)
+	admin.POST("/merchants/:id/credits", s.creditMerchant)
+	admin.DELETE("/api-keys/:id", s.revokeKey)
+}

@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/paycore/withdrawals/services"
+)
+
+type createWithdrawalRequest struct {
+	Token    string          `json:"token" validate:"required,max=16"`
+	Amount   json.RawMessage `json:"amount"`
+	Address  string          `json:"address" validate:"required,max=128"`
+	Network  string          `json:"network" validate:"max=32"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+func (s *Server) createWithdrawal(c echo.Context) error {
+	var req createWithdrawalRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		return err
+	}
+	amount, err := parseAmount("amount", req.Amount)
+	if err != nil {
+		return err
+	}
+	key, hasKey := c.Request().Header["Idempotency-Key"]
+	in := services.CreateInput{
+		MerchantID: principal(c).MerchantID, Token: req.Token, Amount: amount,
+		Address: req.Address, Network: req.Network, Metadata: req.Metadata,
+	}
+	if hasKey {
+		if len(key) != 1 || key[0] == "" {
+			return badRequest("Idempotency-Key", "Idempotency-Key must be sent once, with 1 to 255 printable ASCII characters")
+		}
+		in.IdempotencyKey = key[0]
+	}
+	res, err := s.Withdrawals.Create(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	if res.Replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	return c.JSON(http.StatusCreated, withdrawalOf(res.Withdrawal))
+}
+
+func (s *Server) listWithdrawals(c echo.Context) error {
+	f, err := services.ParseListFilter(services.ListQuery{
+		Status: c.QueryParam("status"), Token: c.QueryParam("token"),
+		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
+		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"),
+	})
+	if err != nil {
+		return err
+	}
+	f.MerchantID = principal(c).MerchantID
+	page, err := s.Withdrawals.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]withdrawalDTO, len(page.Items))
+	for i, w := range page.Items {
+		out[i] = withdrawalOf(w)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"withdrawals": out, "pagination": paginationOf(page)})
+}
+
+func (s *Server) getWithdrawal(c echo.Context) error {
+	w, err := s.Withdrawals.Get(c.Request().Context(), principal(c).MerchantID, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, withdrawalOf(w))
+}
+
+func (s *Server) cancelWithdrawal(c echo.Context) error {
+	w, err := s.Withdrawals.Cancel(c.Request().Context(), principal(c).MerchantID, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, withdrawalOf(w))
+}
+
+// quoteFee serves GET /api/withdrawals/fee?token=&amount=: the fee of a withdrawal
+// that is not created.
+func (s *Server) quoteFee(c echo.Context) error {
+	token := c.QueryParam("token")
+	if token == "" {
+		return badRequest("token", "token is required")
+	}
+	return s.renderQuote(c, token, c.QueryParam("amount"))
+}
+
+// renderQuote prices amount (as text) in token and writes {token, amount, feeInfo}.
+func (s *Server) renderQuote(c echo.Context, token, amountText string) error {
+	if amountText == "" {
+		return badRequest("amount", "amount is required")
+	}
+	amount, err := parseAmountText("amount", amountText)
+	if err != nil {
+		return err
+	}
+	q, symbol, err := s.Withdrawals.Quote(c.Request().Context(), token, amount)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"token": symbol, "amount": q.Gross.String(), "feeInfo": feeInfoOf(q)})
+}
+
+func (s *Server) getBalance(c echo.Context) error {
+	rows, err := s.Balances.List(c.Request().Context(), principal(c).MerchantID)
+	if err != nil {
+		return err
+	}
+	out := make([]balanceDTO, len(rows))
+	for i, b := range rows {
+		out[i] = balanceOf(b)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"balances": out})
+}

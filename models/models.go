@@ -1,0 +1,166 @@
+// Package models holds the GORM mappings of the tables created by migrations/.
+// It has no behaviour beyond small helpers: the schema itself (constraints, indexes)
+// lives in SQL, and every rule about changing these rows lives in services.
+package models
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/datatypes"
+)
+
+// Merchant is a customer of the platform that pays out from its balance.
+type Merchant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Role says what an API key may do.
+type Role string
+
+const (
+	RoleMerchant Role = "merchant" // a merchant's own withdrawals and balance
+	RoleAdmin    Role = "admin"    // the /api/admin routes
+)
+
+// APIKey stores only the SHA-256 hash of a key; the plaintext is shown once at creation.
+type APIKey struct {
+	ID         string
+	MerchantID *string
+	Role       Role
+	Name       string
+	KeyHash    []byte
+	KeyPrefix  string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// Token is a withdrawable asset on one network.
+type Token struct {
+	Symbol              string `gorm:"primaryKey"`
+	Network             string
+	Decimals            int32
+	AddressFormat       string
+	MinWithdrawal       decimal.Decimal
+	Enabled             bool
+	ConfirmationSeconds int
+}
+
+// Balance is the materialised sum of a merchant's available and pending ledger accounts.
+type Balance struct {
+	MerchantID string `gorm:"primaryKey"`
+	Token      string `gorm:"primaryKey"`
+	Available  decimal.Decimal
+	Pending    decimal.Decimal
+	UpdatedAt  time.Time
+}
+
+// LedgerAccountKind names the five kinds of ledger account per token.
+type LedgerAccountKind string
+
+const (
+	AccountMerchantAvailable LedgerAccountKind = "merchant_available"
+	AccountMerchantPending   LedgerAccountKind = "merchant_pending"
+	AccountPlatformFees      LedgerAccountKind = "platform_fees"
+	AccountExternalPayouts   LedgerAccountKind = "external_payouts"
+	AccountExternalDeposits  LedgerAccountKind = "external_deposits"
+)
+
+// LedgerAccount is one account of the double-entry ledger.
+type LedgerAccount struct {
+	ID         string
+	Kind       LedgerAccountKind
+	MerchantID *string
+	Token      string
+	CreatedAt  time.Time
+}
+
+// JournalKind says why money moved.
+type JournalKind string
+
+const (
+	JournalCredit            JournalKind = "credit"             // admin funds a merchant
+	JournalWithdrawalLock    JournalKind = "withdrawal_lock"    // available -> pending at creation
+	JournalWithdrawalRelease JournalKind = "withdrawal_release" // pending -> available on cancel or failure
+	JournalWithdrawalSettle  JournalKind = "withdrawal_settle"  // pending -> payouts + fees on confirmation
+)
+
+// LedgerJournal groups entries that sum to zero.
+type LedgerJournal struct {
+	ID           string
+	Kind         JournalKind
+	MerchantID   string
+	Token        string
+	WithdrawalID *string
+	Reference    *string
+	CreatedBy    *string
+	CreatedAt    time.Time
+}
+
+// LedgerEntry is one signed movement on one account. Entries are never updated or deleted.
+type LedgerEntry struct {
+	ID        string
+	JournalID string
+	AccountID string
+	Amount    decimal.Decimal
+	CreatedAt time.Time
+}
+
+// Withdrawal is a merchant's payout request and its fee snapshot.
+type Withdrawal struct {
+	ID                  string
+	MerchantID          string
+	Token               string
+	Network             string
+	Amount              decimal.Decimal
+	FeeBase             decimal.Decimal
+	FeeMarkupRate       decimal.Decimal
+	FeeMarkupAmount     decimal.Decimal
+	FeeTotal            decimal.Decimal
+	NetAmount           decimal.Decimal
+	Address             string
+	Status              WithdrawalStatus
+	Metadata            datatypes.JSON
+	IdempotencyKey      *string
+	RequestHash         []byte
+	ProviderReference   *string
+	TxHash              *string
+	BatchID             *string
+	FailureReason       *string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	EstimatedCompletion time.Time
+	ProcessingAt        *time.Time
+	ConfirmedAt         *time.Time
+	FailedAt            *time.Time
+	CancelledAt         *time.Time
+}
+
+// FeeScheduleDefault is the scope of the schedule used by tokens without their own.
+const FeeScheduleDefault = "default"
+
+// FeeSchedule is the fee in force for a scope ("default" or a token symbol).
+type FeeSchedule struct {
+	Scope      string `gorm:"primaryKey"`
+	BaseFee    decimal.Decimal
+	MarkupRate decimal.Decimal
+	Enabled    bool
+	UpdatedAt  time.Time
+	UpdatedBy  string
+}
+
+// FeeScheduleChange is one entry of the fee audit trail.
+type FeeScheduleChange struct {
+	ID        string
+	Scope     string
+	ChangedBy string
+	ChangedAt time.Time
+	OldValue  datatypes.JSON
+	NewValue  datatypes.JSON
+}
+
+// TableName keeps GORM from spelling the initialism as "a_p_i_keys".
+func (APIKey) TableName() string { return "api_keys" }

@@ -1,0 +1,29 @@
+package models
+
+// WithdrawalStatus is where a withdrawal is in its lifecycle. services.Transition is
+// the only code that moves a withdrawal between these values.
+type WithdrawalStatus string
+
+const (
+	// StatusPending: set when the merchant creates the withdrawal and its amount is locked.
+	// Left by the payout batcher (processing), the merchant (cancelled) or a
+	// rejection before payout (failed).
+	StatusPending WithdrawalStatus = "pending"
+	// StatusProcessing: set when the payout batcher claims the withdrawal into a batch.
+	// Left only on the provider's definitive answer (confirmed or failed).
+	StatusProcessing WithdrawalStatus = "processing"
+	// StatusConfirmed: terminal. The provider paid; the locked amount left the balance.
+	StatusConfirmed WithdrawalStatus = "confirmed"
+	// StatusFailed: terminal. The locked amount went back to available.
+	StatusFailed WithdrawalStatus = "failed"
+	// StatusCancelled: terminal. The merchant cancelled while pending; funds released.
+	StatusCancelled WithdrawalStatus = "cancelled"
+)
+
+// WithdrawalStatuses lists every status, in lifecycle order.
+var WithdrawalStatuses = []WithdrawalStatus{StatusPending, StatusProcessing, StatusConfirmed, StatusFailed, StatusCancelled}
+
+// Terminal reports whether no transition leaves s.
+func (s WithdrawalStatus) Terminal() bool {
+	return s == StatusConfirmed || s == StatusFailed || s == StatusCancelled
+}

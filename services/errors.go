@@ -1,0 +1,65 @@
+package services
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+)
+
+// Sentinel errors of the use cases. Handlers map them to the contract's error codes.
+var (
+	ErrNotFound            = errors.New("not found")
+	ErrUnauthorized        = errors.New("invalid or revoked API key")
+	ErrIdempotencyMismatch = errors.New("idempotency key was already used with a different request body")
+	ErrIdempotencyInUse    = errors.New("a request with this idempotency key is still in progress")
+)
+
+// ErrorCode is a machine-readable reason for a refused input, named as in the API contract.
+type ErrorCode string
+
+const (
+	CodeInvalidRequest   ErrorCode = "INVALID_REQUEST"
+	CodeInvalidAddress   ErrorCode = "INVALID_ADDRESS"
+	CodeInvalidAmount    ErrorCode = "INVALID_AMOUNT"
+	CodeUnsupportedToken ErrorCode = "UNSUPPORTED_TOKEN"
+)
+
+// ValidationError is an input the use case refuses; nothing was changed.
+type ValidationError struct {
+	Code    ErrorCode
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Message }
+
+func invalid(code ErrorCode, field, format string, args ...any) error {
+	return &ValidationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// InsufficientBalanceError: the merchant's available balance does not cover the amount.
+type InsufficientBalanceError struct {
+	Token     string
+	Available decimal.Decimal
+	Requested decimal.Decimal
+}
+
+func (e *InsufficientBalanceError) Error() string {
+	return fmt.Sprintf("Available balance: %s %s, Requested: %s %s", e.Available, e.Token, e.Requested, e.Token)
+}
+
+// InvalidStateError: the withdrawal's status does not allow the requested change.
+type InvalidStateError struct {
+	ID      string
+	Status  string
+	Message string
+}
+
+func (e *InvalidStateError) Error() string { return e.Message }
+
+// ConflictError: the request collides with an existing record (for example a reused
+// credit reference); nothing was changed.
+type ConflictError struct{ Message string }
+
+func (e *ConflictError) Error() string { return e.Message }

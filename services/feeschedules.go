@@ -1,0 +1,133 @@
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/paycore/withdrawals/fees"
+	"github.com/paycore/withdrawals/models"
+)
+
+// FeeSchedules owns the admin fee settings and their audit trail.
+type FeeSchedules struct {
+	db    *gorm.DB
+	clock Clock
+}
+
+// NewFeeSchedules wires the fee administration use cases.
+func NewFeeSchedules(db *gorm.DB, clock Clock) *FeeSchedules { return &FeeSchedules{db: db, clock: clock} }
+
+// EffectiveSchedule is the schedule a token is priced with, and where it comes from.
+type EffectiveSchedule struct {
+	Token    string
+	Source   string // "token" or "default"
+	Schedule models.FeeSchedule
+}
+
+// Overview is every schedule: the default, the tokens' own, and what applies per token.
+type Overview struct {
+	Default   models.FeeSchedule
+	Tokens    []models.FeeSchedule
+	Effective []EffectiveSchedule
+}
+
+// Overview reads all fee schedules.
+func (s *FeeSchedules) Overview(ctx context.Context) (Overview, error) {
+	var all []models.FeeSchedule
+	if err := s.db.WithContext(ctx).Order("scope").Find(&all).Error; err != nil {
+		return Overview{}, fmt.Errorf("list fee schedules: %w", err)
+	}
+	var tokens []string
+	if err := s.db.WithContext(ctx).Model(&models.Token{}).Order("symbol").Pluck("symbol", &tokens).Error; err != nil {
+		return Overview{}, fmt.Errorf("list tokens: %w", err)
+	}
+	out := Overview{Tokens: []models.FeeSchedule{}}
+	own := map[string]models.FeeSchedule{}
+	for _, fs := range all {
+		if fs.Scope == models.FeeScheduleDefault {
+			out.Default = fs
+			continue
+		}
+		out.Tokens = append(out.Tokens, fs)
+		own[fs.Scope] = fs
+	}
+	for _, t := range tokens {
+		if fs, ok := own[t]; ok {
+			out.Effective = append(out.Effective, EffectiveSchedule{Token: t, Source: "token", Schedule: fs})
+		} else {
+			out.Effective = append(out.Effective, EffectiveSchedule{Token: t, Source: "default", Schedule: out.Default})
+		}
+	}
+	return out, nil
+}
+
+// SetInput is an admin's new schedule. Token empty sets the default schedule.
+type SetInput struct {
+	Token    string
+	Schedule fees.Schedule
+	Actor    string // the admin key id
+}
+
+// Set replaces a schedule and records the change (who, when, old, new) in the same
+// transaction. Withdrawals already created keep the fee they were quoted.
+func (s *FeeSchedules) Set(ctx context.Context, in SetInput) (models.FeeSchedule, error) {
+	if err := in.Schedule.Validate(); err != nil {
+		return models.FeeSchedule{}, invalid(CodeInvalidRequest, "", "%v", err)
+	}
+	scope := models.FeeScheduleDefault
+	if in.Token != "" {
+		tok, err := loadPricedToken(ctx, s.db, in.Token)
+		if err != nil {
+			return models.FeeSchedule{}, err
+		}
+		scope = tok.Symbol
+		if !in.Schedule.BaseFee.Equal(in.Schedule.BaseFee.Truncate(tok.Decimals)) {
+			return models.FeeSchedule{}, invalid(CodeInvalidRequest, "baseFee", "baseFee has more than %d decimal places, the precision of %s", tok.Decimals, tok.Symbol)
+		}
+	}
+	next := models.FeeSchedule{
+		Scope: scope, BaseFee: in.Schedule.BaseFee, MarkupRate: in.Schedule.MarkupRate, Enabled: in.Schedule.Enabled,
+		UpdatedAt: s.clock.now(), UpdatedBy: in.Actor,
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var old models.FeeSchedule
+		res := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("scope = ?", scope).Limit(1).Find(&old)
+		if res.Error != nil {
+			return fmt.Errorf("read fee schedule: %w", res.Error)
+		}
+		var oldJSON []byte
+		if res.RowsAffected == 1 {
+			oldJSON = scheduleJSON(old)
+		}
+		if err := tx.Save(&next).Error; err != nil {
+			return fmt.Errorf("save fee schedule: %w", err)
+		}
+		return tx.Create(&models.FeeScheduleChange{
+			ID: newChangeID(), Scope: scope, ChangedBy: in.Actor, ChangedAt: next.UpdatedAt,
+			OldValue: oldJSON, NewValue: scheduleJSON(next),
+		}).Error
+	})
+	return next, err
+}
+
+// History returns the latest fee changes, newest first.
+func (s *FeeSchedules) History(ctx context.Context, limit int) ([]models.FeeScheduleChange, error) {
+	changes := []models.FeeScheduleChange{}
+	if err := s.db.WithContext(ctx).Order("changed_at DESC, id DESC").Limit(limit).Find(&changes).Error; err != nil {
+		return nil, fmt.Errorf("list fee changes: %w", err)
+	}
+	return changes, nil
+}
+
+// scheduleJSON is the audit form of a schedule, with amounts as strings.
+func scheduleJSON(fs models.FeeSchedule) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"baseFee": fs.BaseFee.String(), "markupRate": fs.MarkupRate.String(), "enabled": fs.Enabled,
+	})
+	return b
+}
+
