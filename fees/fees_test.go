@@ -14,12 +14,12 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 func TestCalculate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name                                   string
-		amount                                 string
-		decimals                               int32
-		schedule                               fees.Schedule
+		name                                     string
+		amount                                   string
+		decimals                                 int32
+		schedule                                 fees.Schedule
 		wantBase, wantMarkup, wantTotal, wantNet string
-		wantPercent                            string
+		wantPercent                              string
 	}{
 		{"DCE Pay: 100 USDT, base 1, 5% markup", "100", 6, fees.Schedule{BaseFee: d("1"), MarkupRate: d("0.05"), Enabled: true}, "1", "5", "6", "94", "6.00"},
 		{"DCE Pay: 100 USDT, no markup", "100", 6, fees.Schedule{BaseFee: d("1"), MarkupRate: d("0"), Enabled: true}, "1", "0", "1", "99", "1.00"},

@@ -19,7 +19,9 @@ type FeeSchedules struct {
 }
 
 // NewFeeSchedules wires the fee administration use cases.
-func NewFeeSchedules(db *gorm.DB, clock Clock) *FeeSchedules { return &FeeSchedules{db: db, clock: clock} }
+func NewFeeSchedules(db *gorm.DB, clock Clock) *FeeSchedules {
+	return &FeeSchedules{db: db, clock: clock}
+}
 
 // EffectiveSchedule is the schedule a token is priced with, and where it comes from.
 type EffectiveSchedule struct {
@@ -130,4 +132,3 @@ func scheduleJSON(fs models.FeeSchedule) []byte {
 	})
 	return b
 }
-

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paycore/withdrawals/internal/testdb"
+	"github.com/paycore/withdrawals/services"
+)
+
+func TestAdminCreateKeyPrintsOnlyTheKey(t *testing.T) {
+	db, dbURL := testdb.New(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "create-key", "--name", "ops"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v (%s)", err, stderr.String())
+	}
+	key := strings.TrimSuffix(stdout.String(), "\n")
+	if !regexp.MustCompile(`^wk_[0-9A-Za-z]{40}$`).MatchString(key) {
+		t.Fatalf("stdout is not just a key: %q", stdout.String())
+	}
+	p, err := services.NewAccounts(db, time.Now).Authenticate(context.Background(), key)
+	if err == nil && p.Role != "admin" {
+		t.Errorf("role %s", p.Role)
+	}
+	if err != nil {
+		t.Errorf("printed key does not authenticate: %v", err)
+	}
+	if err := run(context.Background(), []string{"admin", "create-key"}, &stdout, &stderr); err == nil {
+		t.Error("create-key without --name succeeded")
+	}
+}
+
+func TestMigrateCreatesMissingDatabase(t *testing.T) {
+	u, _ := url.Parse(testdb.AdminURL())
+	u.Path = "/wtest_missing_" + strings.ToLower(t.Name()[len(t.Name())-8:])
+	t.Setenv("DATABASE_URL", u.String())
+	drop := func() {
+		conn, err := pgx.Connect(context.Background(), testdb.AdminURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+strings.TrimPrefix(u.Path, "/")+" WITH (FORCE)")
+	}
+	drop()
+	t.Cleanup(drop)
+	var stdout, stderr bytes.Buffer
+	for i := 0; i < 2; i++ { // twice: applying migrations again changes nothing
+		if err := run(context.Background(), []string{"migrate"}, &stdout, &stderr); err != nil {
+			t.Fatalf("migrate #%d: %v (%s)", i+1, err, stderr.String())
+		}
+	}
+	if err := run(context.Background(), []string{"bogus"}, &stdout, &stderr); err == nil {
+		t.Error("unknown command succeeded")
+	}
+}

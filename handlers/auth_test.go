@@ -1,0 +1,136 @@
+package handlers_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/paycore/withdrawals/internal/apitest"
+)
+
+func TestMerchantIsolation(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	aID, aKey := env.Merchant("A")
+	_, bKey := env.Merchant("B")
+	env.Credit(aID, "BTC", "1")
+	var w withdrawal
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: aKey,
+		Body: map[string]any{"token": "BTC", "amount": "0.01", "address": apitest.BTCAddress}}).Decode(t, &w)
+
+	for _, r := range []apitest.Request{
+		{Method: http.MethodGet, Path: "/api/withdrawals/" + w.ID, Key: bKey},
+		{Method: http.MethodPost, Path: "/api/withdrawals/" + w.ID + "/cancel", Key: bKey},
+		{Method: http.MethodGet, Path: "/api/withdrawals/wth_doesnotexist0000", Key: aKey},
+	} {
+		got := env.Do(r)
+		if got.Status != http.StatusNotFound || got.ErrorCode() != "NOT_FOUND" {
+			t.Errorf("%s %s: %d %s", r.Method, r.Path, got.Status, got.Body)
+		}
+	}
+	var list struct{ Withdrawals []withdrawal }
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/withdrawals", Key: bKey}).Decode(t, &list)
+	if len(list.Withdrawals) != 0 {
+		t.Errorf("B sees A's withdrawals: %+v", list)
+	}
+	if available, _ := env.Balance(bKey, "BTC"); !available.IsZero() {
+		t.Errorf("B sees A's balance: %s", available)
+	}
+	// A's withdrawal is untouched by B's cancel attempt.
+	var still withdrawal
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/withdrawals/" + w.ID, Key: aKey}).Decode(t, &still)
+	if still.Status != "pending" {
+		t.Errorf("status %s after B's cancel", still.Status)
+	}
+}
+
+func TestRolesAndKeys(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	merchantID, key := env.Merchant("A")
+
+	adminRoutes := []apitest.Request{
+		{Method: http.MethodGet, Path: "/api/admin/withdrawal-fees"},
+		{Method: http.MethodPost, Path: "/api/admin/withdrawal-fees", Body: map[string]any{"baseFee": "0", "markupRate": "0", "enabled": true}},
+		{Method: http.MethodPut, Path: "/api/admin/withdrawal-fees", Body: map[string]any{"amount": "100", "currency": "USDT"}},
+		{Method: http.MethodGet, Path: "/api/admin/withdrawal-fees/changes"},
+		{Method: http.MethodGet, Path: "/api/admin/merchants"},
+		{Method: http.MethodPost, Path: "/api/admin/merchants", Body: map[string]any{"name": "x"}},
+		{Method: http.MethodPost, Path: "/api/admin/merchants/" + merchantID + "/api-keys"},
+		{Method: http.MethodGet, Path: "/api/admin/merchants/" + merchantID + "/api-keys"},
+		{Method: http.MethodPost, Path: "/api/admin/merchants/" + merchantID + "/credits", Body: map[string]any{"token": "BTC", "amount": "1", "reference": "r"}},
+		{Method: http.MethodDelete, Path: "/api/admin/api-keys/key_0000000000000000"},
+	}
+	for _, r := range adminRoutes {
+		r.Key = key
+		if got := env.Do(r); got.Status != http.StatusForbidden || got.ErrorCode() != "FORBIDDEN" {
+			t.Errorf("merchant key on %s %s: %d %s", r.Method, r.Path, got.Status, got.Body)
+		}
+	}
+	// An admin key belongs to no merchant: merchant routes are refused too.
+	if got := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: env.AdminKey}); got.Status != http.StatusForbidden {
+		t.Errorf("admin key on /api/balance: %d", got.Status)
+	}
+	if available, _ := env.Balance(key, "BTC"); !available.IsZero() {
+		t.Errorf("a forbidden credit changed the balance: %s", available)
+	}
+
+	for name, header := range map[string]string{"missing": "", "unknown": "Bearer wk_unknown", "malformed": "Basic Zm9vOmJhcg=="} {
+		r := apitest.Request{Method: http.MethodGet, Path: "/api/balance", Header: map[string]string{"Authorization": header}}
+		if got := env.Do(r); got.Status != http.StatusUnauthorized || got.ErrorCode() != "UNAUTHORIZED" {
+			t.Errorf("%s key: %d %s", name, got.Status, got.Body)
+		}
+	}
+	// DCE Pay also accepts the bare key.
+	if got := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Header: map[string]string{"Authorization": key}}); got.Status != http.StatusOK {
+		t.Errorf("bare key: %d %s", got.Status, got.Body)
+	}
+}
+
+func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	merchantID, key := env.Merchant("A")
+	if got := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}); got.Status != http.StatusOK {
+		t.Fatalf("before revocation: %d", got.Status)
+	}
+	var keys struct {
+		APIKeys []struct {
+			ID         string
+			LastUsedAt *string
+			RevokedAt  *string
+		}
+	}
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/merchants/" + merchantID + "/api-keys", Key: env.AdminKey}).Decode(t, &keys)
+	if len(keys.APIKeys) != 1 || keys.APIKeys[0].LastUsedAt == nil {
+		t.Fatalf("keys: %+v", keys)
+	}
+	revoked := env.Do(apitest.Request{Method: http.MethodDelete, Path: "/api/admin/api-keys/" + keys.APIKeys[0].ID, Key: env.AdminKey})
+	if revoked.Status != http.StatusOK || revoked.JSON()["revokedAt"] == nil {
+		t.Fatalf("revoke: %d %s", revoked.Status, revoked.Body)
+	}
+	if got := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}); got.Status != http.StatusUnauthorized {
+		t.Errorf("revoked key: %d %s", got.Status, got.Body)
+	}
+	if again := env.Do(apitest.Request{Method: http.MethodDelete, Path: "/api/admin/api-keys/" + keys.APIKeys[0].ID, Key: env.AdminKey}); again.Status != http.StatusOK {
+		t.Errorf("revoking twice: %d", again.Status)
+	}
+	if missing := env.Do(apitest.Request{Method: http.MethodDelete, Path: "/api/admin/api-keys/key_nope", Key: env.AdminKey}); missing.Status != http.StatusNotFound {
+		t.Errorf("unknown key: %d", missing.Status)
+	}
+	// The plaintext is never stored.
+	var stored int64
+	env.DB.Table("api_keys").Where("key_prefix = ? OR encode(key_hash, 'escape') = ?", key, key).Count(&stored)
+	if stored != 0 {
+		t.Error("plaintext key found in the database")
+	}
+}
+
+func TestHealthAndContract(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
+		if r := env.Do(apitest.Request{Method: http.MethodGet, Path: path}); r.Status != http.StatusOK {
+			t.Errorf("%s: %d", path, r.Status)
+		}
+	}
+}

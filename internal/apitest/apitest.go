@@ -1,0 +1,236 @@
+// Package apitest runs the real HTTP stack (Echo router, services, a fresh PostgreSQL
+// database) behind an httptest server on 127.0.0.1, and checks every response it sees
+// against openapi.yaml, so tests and contract cannot drift apart.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals"
+	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/testdb"
+	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/address"
+)
+
+// BatchInterval is the payout interval the test server quotes in estimatedCompletion.
+const BatchInterval = time.Minute
+
+// Env is one running service with its own database.
+type Env struct {
+	T        testing.TB
+	URL      string
+	DB       *gorm.DB
+	Accounts *services.Accounts
+	AdminKey string
+	client   *http.Client
+}
+
+// New starts the service for t on a fresh database, with an admin key ready.
+func New(t testing.TB) *Env {
+	t.Helper()
+	db, _ := testdb.New(t)
+	validator, err := address.NewValidator("mainnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := services.Clock(time.Now)
+	accounts := services.NewAccounts(db, clock)
+	sqlDB, _ := db.DB()
+	e := handlers.New(handlers.Deps{
+		Withdrawals:  services.NewWithdrawals(db, validator, clock, BatchInterval),
+		Balances:     services.NewBalances(db),
+		Accounts:     accounts,
+		FeeSchedules: services.NewFeeSchedules(db, clock),
+		Ready:        sqlDB.PingContext,
+		OpenAPI:      withdrawals.OpenAPI,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	admin, err := accounts.CreateAdminKey(context.Background(), "test admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 128
+	return &Env{T: t, URL: srv.URL, DB: db, Accounts: accounts, AdminKey: admin.Plaintext,
+		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+}
+
+// Response is a received and contract-checked response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r Response) JSON() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// Decode decodes the body into v.
+func (r Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// ErrorCode is the contract error code of an error response.
+func (r Response) ErrorCode() string {
+	code, _ := r.JSON()["error"].(string)
+	return code
+}
+
+// Request describes one call. Body may be a string or []byte (sent as is) or any value
+// (sent as JSON); ContentType defaults to application/json when there is a body.
+type Request struct {
+	Method, Path, Key string
+	Body              any
+	ContentType       string
+	Header            map[string]string
+}
+
+// Do sends the request and checks the response against openapi.yaml: status code,
+// headers and body must be what the contract says for that operation. A route outside
+// the contract must still answer with the contract's Error body.
+func (e *Env) Do(r Request) Response {
+	e.T.Helper()
+	resp, err := e.send(r)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	if err := CheckContract(r, resp); err != nil {
+		e.T.Errorf("%s %s -> %d violates openapi.yaml: %v\nbody: %s", r.Method, r.Path, resp.Status, err, resp.Body)
+	}
+	return resp
+}
+
+// Send is Do without failing the test on transport errors: for goroutines.
+func (e *Env) Send(r Request) (Response, error) {
+	resp, err := e.send(r)
+	if err != nil {
+		return resp, err
+	}
+	if err := CheckContract(r, resp); err != nil {
+		return resp, fmt.Errorf("%s %s -> %d violates openapi.yaml: %w (body %s)", r.Method, r.Path, resp.Status, err, resp.Body)
+	}
+	return resp, nil
+}
+
+func (e *Env) send(r Request) (Response, error) {
+	var body io.Reader
+	contentType := r.ContentType
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return Response{}, err
+		}
+		body = bytes.NewReader(raw)
+	}
+	if body != nil && contentType == "" {
+		contentType = "application/json"
+	}
+	req, err := http.NewRequest(r.Method, e.URL+r.Path, body)
+	if err != nil {
+		return Response{}, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if r.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Key)
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, err
+}
+
+var (
+	specOnce   sync.Once
+	spec       *openapi3.T
+	specRouter routers.Router
+	specErr    error
+)
+
+func loadSpec() (*openapi3.T, routers.Router, error) {
+	specOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		spec, specErr = loader.LoadFromData(withdrawals.OpenAPI)
+		if specErr != nil {
+			return
+		}
+		if specErr = spec.Validate(loader.Context); specErr != nil {
+			return
+		}
+		spec.Servers = nil // match test servers on any host
+		specRouter, specErr = gorillamux.NewRouter(spec)
+	})
+	return spec, specRouter, specErr
+}
+
+// CheckContract validates one response against openapi.yaml.
+func CheckContract(r Request, resp Response) error {
+	doc, router, err := loadSpec()
+	if err != nil {
+		return fmt.Errorf("openapi.yaml does not load: %w", err)
+	}
+	req, _ := http.NewRequest(r.Method, "http://127.0.0.1"+r.Path, nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		// Not an operation of the contract: the answer must still be a contract error.
+		if resp.Status < 400 {
+			return fmt.Errorf("undocumented route answered %d", resp.Status)
+		}
+		var v any
+		if err := json.Unmarshal(resp.Body, &v); err != nil {
+			return fmt.Errorf("error body is not JSON: %w", err)
+		}
+		return doc.Components.Schemas["Error"].Value.VisitJSON(v)
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status:  resp.Status,
+		Header:  resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	input.SetBodyBytes(resp.Body)
+	return openapi3filter.ValidateResponse(context.Background(), input)
+}

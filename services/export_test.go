@@ -1,0 +1,24 @@
+package services
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
+)
+
+// Test hooks: the payout worker (a later issue) drives these transitions; until then the
+// tests drive them directly.
+
+func Process(tx *gorm.DB, w *models.Withdrawal, batchID string, now time.Time) error {
+	return transition(tx, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
+}
+
+func Confirm(tx *gorm.DB, w *models.Withdrawal, txHash string, now time.Time) error {
+	return transition(tx, w, change{to: models.StatusConfirmed, txHash: &txHash, actor: "test"}, now)
+}
+
+func Fail(tx *gorm.DB, w *models.Withdrawal, reason string, now time.Time) error {
+	return transition(tx, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
+}
