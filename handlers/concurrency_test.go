@@ -19,30 +19,10 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 	merchantID, key := env.Merchant("Hot merchant")
 	env.Credit(merchantID, "USDT", "370") // 37 x 10 USDT
 
-	const requests = 100
-	statuses := make(chan apitest.Response, requests)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < requests; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r, err := env.Send(apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
-				Body: map[string]any{"token": "USDT", "amount": "10", "address": apitest.ETHAddress}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses <- r
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(statuses)
-
+	answers := env.SendConcurrently(100, apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
+		Body: map[string]any{"token": "USDT", "amount": "10", "address": apitest.ETHAddress}})
 	created, refused := 0, 0
-	for r := range statuses {
+	for _, r := range answers {
 		switch {
 		case r.Status == http.StatusCreated:
 			created++

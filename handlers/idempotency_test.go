@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -112,32 +111,13 @@ func TestConcurrentRequestsWithOneKey(t *testing.T) {
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "USDT", "1000")
 
-	const n = 20
-	var wg sync.WaitGroup
-	results := make(chan apitest.Response, n)
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r, err := env.Send(apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
-				Header: map[string]string{"Idempotency-Key": "payroll-2024-12"},
-				Body:   map[string]any{"token": "USDT", "amount": "25", "address": apitest.ETHAddress}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			results <- r
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(results)
+	answers := env.SendConcurrently(20, apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
+		Header: map[string]string{"Idempotency-Key": "payroll-2024-12"},
+		Body:   map[string]any{"token": "USDT", "amount": "25", "address": apitest.ETHAddress}})
 
 	ids := map[string]bool{}
 	fresh := 0
-	for r := range results {
+	for _, r := range answers {
 		switch {
 		case r.Status == http.StatusCreated:
 			ids[r.JSON()["id"].(string)] = true

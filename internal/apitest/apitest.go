@@ -234,3 +234,33 @@ func CheckContract(r Request, resp Response) error {
 	input.SetBodyBytes(resp.Body)
 	return openapi3filter.ValidateResponse(context.Background(), input)
 }
+
+// SendConcurrently sends n copies of the request from n goroutines released at the
+// same instant, and returns every answer. Transport errors and contract violations
+// fail the test.
+func (e *Env) SendConcurrently(n int, r Request) []Response {
+	e.T.Helper()
+	out := make([]Response, n)
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			out[i], errs[i] = e.Send(r)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	for _, err := range errs {
+		if err != nil {
+			e.T.Error(err)
+		}
+	}
+	return out
+}
