@@ -72,11 +72,14 @@ type withdrawalDTO struct {
 	Fee                 string          `json:"fee"`
 	NetAmount           string          `json:"netAmount"`
 	FeeInfo             feeInfoDTO      `json:"feeInfo"`
+	MerchantID          string          `json:"merchantId,omitempty"` // admin views only
+	BatchID             *string         `json:"batchId"`
 	TxHash              *string         `json:"txHash"`
 	FailureReason       *string         `json:"failureReason"`
 	CreatedAt           string          `json:"createdAt"`
 	UpdatedAt           string          `json:"updatedAt"`
 	EstimatedCompletion string          `json:"estimatedCompletion"`
+	ProcessingAt        *string         `json:"processingAt"`
 	ConfirmedAt         *string         `json:"confirmedAt"`
 	FailedAt            *string         `json:"failedAt"`
 	CancelledAt         *string         `json:"cancelledAt"`
@@ -97,9 +100,10 @@ func withdrawalOf(w models.Withdrawal) withdrawalDTO {
 			Gross: w.Amount, BaseFee: w.FeeBase, MarkupRate: w.FeeMarkupRate,
 			MarkupAmount: w.FeeMarkupAmount, TotalFee: w.FeeTotal, Net: w.NetAmount,
 		}),
-		TxHash: w.TxHash, FailureReason: w.FailureReason,
+		BatchID: w.BatchID, TxHash: w.TxHash, FailureReason: w.FailureReason,
 		CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt),
 		EstimatedCompletion: timestamp(w.EstimatedCompletion),
+		ProcessingAt:        optionalTimestamp(w.ProcessingAt),
 		ConfirmedAt:         optionalTimestamp(w.ConfirmedAt),
 		FailedAt:            optionalTimestamp(w.FailedAt),
 		CancelledAt:         optionalTimestamp(w.CancelledAt),
@@ -164,4 +168,43 @@ func apiKeyOf(k models.APIKey) apiKeyDTO {
 		ID: k.ID, MerchantID: k.MerchantID, Role: string(k.Role), Name: k.Name, Prefix: k.KeyPrefix,
 		CreatedAt: timestamp(k.CreatedAt), LastUsedAt: optionalTimestamp(k.LastUsedAt), RevokedAt: optionalTimestamp(k.RevokedAt),
 	}
+}
+
+type payoutBatchDTO struct {
+	ID                string          `json:"id"`
+	Token             string          `json:"token"`
+	Status            string          `json:"status"`
+	ItemCount         int             `json:"itemCount"`
+	TotalAmount       string          `json:"totalAmount"`
+	Provider          string          `json:"provider"`
+	ProviderReference *string         `json:"providerReference"`
+	Attempts          int             `json:"attempts"`
+	LastError         *string         `json:"lastError"`
+	CreatedAt         string          `json:"createdAt"`
+	UpdatedAt         string          `json:"updatedAt"`
+	SubmittedAt       *string         `json:"submittedAt"`
+	CompletedAt       *string         `json:"completedAt"`
+	FlaggedAt         *string         `json:"flaggedAt"`
+	Withdrawals       []withdrawalDTO `json:"withdrawals"`
+}
+
+func payoutBatchOf(b services.BatchView) payoutBatchDTO {
+	items := make([]withdrawalDTO, len(b.Withdrawals))
+	for i, w := range b.Withdrawals {
+		items[i] = adminWithdrawalOf(w)
+	}
+	return payoutBatchDTO{
+		ID: b.ID, Token: b.Token, Status: string(b.Status), ItemCount: b.ItemCount,
+		TotalAmount: models.FormatAmount(b.TotalAmount), Provider: b.Provider, ProviderReference: b.ProviderReference,
+		Attempts: b.Attempts, LastError: b.LastError, CreatedAt: timestamp(b.CreatedAt), UpdatedAt: timestamp(b.UpdatedAt),
+		SubmittedAt: optionalTimestamp(b.SubmittedAt), CompletedAt: optionalTimestamp(b.CompletedAt),
+		FlaggedAt: optionalTimestamp(b.FlaggedAt), Withdrawals: items,
+	}
+}
+
+// adminWithdrawalOf is the withdrawal object plus the merchant it belongs to.
+func adminWithdrawalOf(w models.Withdrawal) withdrawalDTO {
+	dto := withdrawalOf(w)
+	dto.MerchantID = w.MerchantID
+	return dto
 }

@@ -28,4 +28,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.GET("/merchants/:id/api-keys", s.listMerchantKeys)
 	admin.POST("/merchants/:id/credits", s.creditMerchant)
 	admin.DELETE("/api-keys/:id", s.revokeKey)
+	admin.GET("/withdrawals", s.adminListWithdrawals)
+	admin.POST("/withdrawals/:id/resolve", s.resolveWithdrawal)
+	admin.GET("/payout-batches", s.listPayoutBatches)
+	admin.POST("/payout-batches/:id/resolve", s.resolvePayoutBatch)
 }

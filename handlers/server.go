@@ -20,6 +20,7 @@ type Deps struct {
 	Balances     *services.Balances
 	Accounts     *services.Accounts
 	FeeSchedules *services.FeeSchedules
+	Payouts      *services.Payouts
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error
 	OpenAPI []byte

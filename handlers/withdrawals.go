@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
 )
 
@@ -48,6 +49,12 @@ func (s *Server) createWithdrawal(c echo.Context) error {
 }
 
 func (s *Server) listWithdrawals(c echo.Context) error {
+	return s.renderWithdrawalList(c, principal(c).MerchantID, withdrawalOf)
+}
+
+// renderWithdrawalList serves a filtered page of withdrawals; merchantID empty lists
+// every merchant's (admin).
+func (s *Server) renderWithdrawalList(c echo.Context, merchantID string, render func(models.Withdrawal) withdrawalDTO) error {
 	f, err := services.ParseListFilter(services.ListQuery{
 		Status: c.QueryParam("status"), Token: c.QueryParam("token"),
 		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
@@ -56,14 +63,14 @@ func (s *Server) listWithdrawals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f.MerchantID = principal(c).MerchantID
+	f.MerchantID = merchantID
 	page, err := s.Withdrawals.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
 	out := make([]withdrawalDTO, len(page.Items))
 	for i, w := range page.Items {
-		out[i] = withdrawalOf(w)
+		out[i] = render(w)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"withdrawals": out, "pagination": paginationOf(page)})
 }

@@ -164,3 +164,42 @@ type FeeScheduleChange struct {
 
 // TableName keeps GORM from spelling the initialism as "a_p_i_keys".
 func (APIKey) TableName() string { return "api_keys" }
+
+// BatchStatus is where a payout batch is; see migrations/00002_payouts.sql.
+type BatchStatus string
+
+const (
+	BatchSubmitting  BatchStatus = "submitting"   // claimed; submission job pending or retrying
+	BatchSubmitted   BatchStatus = "submitted"    // provider has it; outcomes being polled
+	BatchCompleted   BatchStatus = "completed"    // every item confirmed or failed
+	BatchNeedsReview BatchStatus = "needs_review" // ambiguity outlived the retry budget; an admin decides
+)
+
+// PayoutBatch is one provider submission of pending withdrawals in one token.
+type PayoutBatch struct {
+	ID                string
+	Token             string
+	Status            BatchStatus
+	ItemCount         int
+	TotalAmount       decimal.Decimal
+	Provider          string
+	ProviderReference *string
+	Attempts          int
+	LastError         *string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	SubmittedAt       *time.Time
+	CompletedAt       *time.Time
+	FlaggedAt         *time.Time
+}
+
+// AdminAction is one audited manual intervention.
+type AdminAction struct {
+	ID         string
+	Actor      string
+	Action     string
+	TargetType string
+	TargetID   string
+	Details    datatypes.JSON
+	CreatedAt  time.Time
+}

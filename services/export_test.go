@@ -12,6 +12,10 @@ import (
 // tests drive them directly.
 
 func Process(tx *gorm.DB, w *models.Withdrawal, batchID string, now time.Time) error {
+	if err := tx.Exec(`INSERT INTO payout_batches (id, token, status, item_count, total_amount, provider, created_at, updated_at)
+		VALUES (?, ?, 'submitting', 1, ?, 'test', ?, ?) ON CONFLICT DO NOTHING`, batchID, w.Token, w.NetAmount, now, now).Error; err != nil {
+		return err
+	}
 	return transition(tx, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
 }
 

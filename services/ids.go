@@ -42,3 +42,6 @@ func HashAPIKey(plaintext string) []byte {
 	sum := sha256.Sum256([]byte(plaintext))
 	return sum[:]
 }
+
+func newBatchID() string  { return "bat_" + randomBase62(16) }
+func newActionID() string { return "act_" + randomBase62(16) }

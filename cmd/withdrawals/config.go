@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,17 @@ type config struct {
 	ShutdownTimeout     time.Duration
 	DemoSeed            bool
 	LogLevel            string
+
+	PayoutProvider        string
+	PayoutBatchMax        int
+	PayoutPollInterval    time.Duration
+	PayoutProviderTimeout time.Duration
+	PayoutMaxAttempts     int
+	PayoutRetryBase       time.Duration
+	PayoutRetryMax        time.Duration
+	Workers               int
+	SandboxConfirmDelay   time.Duration
+	SandboxFailAddresses  []string
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
@@ -35,6 +47,21 @@ func loadConfig() (config, error) {
 	c.ShutdownTimeout = envDuration("SHUTDOWN_TIMEOUT", 15*time.Second, &errs)
 	c.DemoSeed = envBool("DEMO_SEED", false, &errs)
 	c.LogLevel = envString("LOG_LEVEL", "info")
+	c.PayoutProvider = envString("PAYOUT_PROVIDER", "sandbox")
+	if c.PayoutProvider != "sandbox" {
+		errs = append(errs, fmt.Errorf("PAYOUT_PROVIDER=%q: the only provider built in is sandbox", c.PayoutProvider))
+	}
+	c.PayoutBatchMax = envInt("PAYOUT_BATCH_MAX", 500, &errs)
+	c.PayoutPollInterval = envDuration("PAYOUT_POLL_INTERVAL", 5*time.Second, &errs)
+	c.PayoutProviderTimeout = envDuration("PAYOUT_PROVIDER_TIMEOUT", 30*time.Second, &errs)
+	c.PayoutMaxAttempts = envInt("PAYOUT_MAX_ATTEMPTS", 12, &errs)
+	c.PayoutRetryBase = envDuration("PAYOUT_RETRY_BASE", 10*time.Second, &errs)
+	c.PayoutRetryMax = envDuration("PAYOUT_RETRY_MAX", 10*time.Minute, &errs)
+	c.Workers = envInt("WORKERS", 10, &errs)
+	c.SandboxConfirmDelay = envDuration("SANDBOX_CONFIRM_DELAY", 3*time.Second, &errs)
+	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
+		c.SandboxFailAddresses = strings.Split(v, ",")
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %v", errs)
 	}

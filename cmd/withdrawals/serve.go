@@ -9,48 +9,49 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/paycore/withdrawals"
-	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/database"
+	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
-	"github.com/paycore/withdrawals/services/address"
 )
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	validator, err := address.NewValidator(cfg.BitcoinNetwork)
-	if err != nil {
-		return fmt.Errorf("BITCOIN_NETWORK: %w", err)
-	}
 	db, err := openMigrated(ctx, cfg, cfg.AutoMigrate)
 	if err != nil {
 		return err
 	}
 	defer closeDB(db)
-	sqlDB, err := db.DB()
+
+	a, err := app.New(db, app.Config{
+		BitcoinNetwork: cfg.BitcoinNetwork,
+		BatchInterval:  cfg.PayoutBatchInterval,
+		Payout: services.PayoutConfig{
+			BatchMax: cfg.PayoutBatchMax, PollInterval: cfg.PayoutPollInterval,
+			ProviderTimeout: cfg.PayoutProviderTimeout, MaxAttempts: cfg.PayoutMaxAttempts,
+		},
+		RetryBase: cfg.PayoutRetryBase,
+		RetryMax:  cfg.PayoutRetryMax,
+		Workers:   cfg.Workers,
+		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses},
+		Logger:    logger,
+	})
 	if err != nil {
 		return err
 	}
-
-	clock := services.Clock(time.Now)
-	accounts := services.NewAccounts(db, clock)
-	deps := handlers.Deps{
-		Withdrawals:  services.NewWithdrawals(db, validator, clock, cfg.PayoutBatchInterval),
-		Balances:     services.NewBalances(db),
-		Accounts:     accounts,
-		FeeSchedules: services.NewFeeSchedules(db, clock),
-		Ready:        sqlDB.PingContext,
-		OpenAPI:      withdrawals.OpenAPI,
-		Logger:       logger,
-	}
 	if cfg.DemoSeed {
-		if err := seedDemo(ctx, accounts, cfg.HTTPAddr, stdout); err != nil {
+		if err := seedDemo(ctx, a.Accounts, cfg.HTTPAddr, stdout); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
 
+	// Jobs get their own context: on SIGTERM they are stopped after the HTTP server, so
+	// requests in flight can still enqueue work.
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           handlers.New(deps),
+		Handler:           a.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -58,18 +59,25 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", cfg.HTTPAddr, "database", database.Redact(cfg.DatabaseURL))
+	logger.Info("listening", "addr", cfg.HTTPAddr, "database", database.Redact(cfg.DatabaseURL),
+		"payout_provider", a.Provider.Name(), "batch_interval", cfg.PayoutBatchInterval.String())
 
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		serveErr = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
 	}
-	return nil
+	// Running jobs finish within the deadline; those cut off are handed back to the
+	// queue (River rescues them) and, being idempotent, simply run again.
+	if err := a.Jobs.Stop(shutdownCtx); err != nil {
+		serveErr = errors.Join(serveErr, fmt.Errorf("job queue shutdown: %w", err))
+	}
+	return serveErr
 }

@@ -24,55 +24,97 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals"
-	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/testdb"
+	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
-	"github.com/paycore/withdrawals/services/address"
 )
 
 // BatchInterval is the payout interval the test server quotes in estimatedCompletion.
 const BatchInterval = time.Minute
+
+// Options change the service a test runs.
+type Options struct {
+	BatchInterval time.Duration
+	BatchMax      int
+	MaxAttempts   int
+	PollInterval  time.Duration
+	// Provider replaces the sandbox; Sandbox configures it otherwise.
+	Provider payouts.Provider
+	Sandbox  payouts.SandboxConfig
+	// StartJobs runs the River workers (periodic batching, submission, polling).
+	StartJobs bool
+}
 
 // Env is one running service with its own database.
 type Env struct {
 	T        testing.TB
 	URL      string
 	DB       *gorm.DB
+	App      *app.App
 	Accounts *services.Accounts
 	AdminKey string
 	client   *http.Client
 }
 
 // New starts the service for t on a fresh database, with an admin key ready.
-func New(t testing.TB) *Env {
+func New(t testing.TB, opts ...func(*Options)) *Env {
 	t.Helper()
 	db, _ := testdb.New(t)
-	validator, err := address.NewValidator("mainnet")
+	return newOn(t, db, opts...)
+}
+
+func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
+	t.Helper()
+	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Errors the service logs (a 500's cause) show up in the test's output.
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+	a, err := app.New(db, app.Config{
+		BitcoinNetwork: "mainnet",
+		BatchInterval:  o.BatchInterval,
+		Payout: services.PayoutConfig{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
+			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
+		RetryBase: 10 * time.Millisecond,
+		RetryMax:  100 * time.Millisecond,
+		Workers:   4,
+		Provider:  o.Provider,
+		Sandbox:   o.Sandbox,
+		Logger:    logger,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := services.Clock(time.Now)
-	accounts := services.NewAccounts(db, clock)
-	sqlDB, _ := db.DB()
-	e := handlers.New(handlers.Deps{
-		Withdrawals:  services.NewWithdrawals(db, validator, clock, BatchInterval),
-		Balances:     services.NewBalances(db),
-		Accounts:     accounts,
-		FeeSchedules: services.NewFeeSchedules(db, clock),
-		Ready:        sqlDB.PingContext,
-		OpenAPI:      withdrawals.OpenAPI,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	srv := httptest.NewServer(e)
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	admin, err := accounts.CreateAdminKey(context.Background(), "test admin")
+	admin, err := a.Accounts.CreateAdminKey(context.Background(), "test admin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 128
-	return &Env{T: t, URL: srv.URL, DB: db, Accounts: accounts, AdminKey: admin.Plaintext,
+	env := &Env{T: t, URL: srv.URL, DB: db, App: a, Accounts: a.Accounts, AdminKey: admin.Plaintext,
 		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+	if o.StartJobs {
+		env.StartJobs()
+	}
+	return env
+}
+
+// StartJobs runs the River workers until the test ends. The periodic batch job runs
+// at once, then every BatchInterval.
+func (e *Env) StartJobs() {
+	e.T.Helper()
+	if err := e.App.Jobs.Start(context.Background()); err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.App.Jobs.Stop(ctx)
+	})
 }
 
 // Response is a received and contract-checked response.
@@ -263,4 +305,18 @@ func (e *Env) SendConcurrently(n int, r Request) []Response {
 		}
 	}
 	return out
+}
+
+// Restart returns a second instance of the service on the same database, as after a
+// crash and restart or as another replica; its jobs are not started.
+func Restart(e *Env, opts ...func(*Options)) *Env {
+	e.T.Helper()
+	return newOn(e.T, e.DB, opts...)
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

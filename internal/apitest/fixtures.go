@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -55,4 +56,27 @@ func (e *Env) Balance(key, token string) (available, pending decimal.Decimal) {
 	}
 	e.T.Fatalf("no %s balance", token)
 	return
+}
+
+// Withdraw creates a withdrawal and returns its id.
+func (e *Env) Withdraw(key, token, amount, address string) string {
+	e.T.Helper()
+	r := e.Do(Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
+		Body: map[string]any{"token": token, "amount": amount, "address": address}})
+	if r.Status != http.StatusCreated {
+		e.T.Fatalf("withdraw: %d %s", r.Status, r.Body)
+	}
+	return r.JSON()["id"].(string)
+}
+
+// WaitFor polls cond every 50 ms until it holds, failing the test after timeout.
+func (e *Env) WaitFor(timeout time.Duration, what string, cond func() bool) {
+	e.T.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

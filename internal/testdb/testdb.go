@@ -121,6 +121,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 
 func migrationsHash() (string, error) {
 	h := sha256.New()
+	h.Write([]byte(migrations.RiverVersion))
 	err := fs.WalkDir(migrations.Files(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

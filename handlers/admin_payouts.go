@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/paycore/withdrawals/services"
+)
+
+// adminListWithdrawals lists every merchant's withdrawals (merchantId narrows it) with
+// the merchant filters.
+func (s *Server) adminListWithdrawals(c echo.Context) error {
+	return s.renderWithdrawalList(c, c.QueryParam("merchantId"), adminWithdrawalOf)
+}
+
+func (s *Server) listPayoutBatches(c echo.Context) error {
+	f, err := services.ParseListFilter(services.ListQuery{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	if err != nil {
+		return err
+	}
+	page, err := s.Payouts.ListBatches(c.Request().Context(), c.QueryParam("status"), f.Limit, f.Offset)
+	if err != nil {
+		return err
+	}
+	out := make([]payoutBatchDTO, len(page.Items))
+	for i, b := range page.Items {
+		out[i] = payoutBatchOf(b)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"batches": out, "pagination": paginationOf(page)})
+}
+
+type resolveRequest struct {
+	Action string `json:"action" validate:"required,oneof=confirm fail retry"`
+	TxHash string `json:"txHash" validate:"max=200"`
+	Reason string `json:"reason" validate:"max=200"`
+}
+
+func (s *Server) bindResolution(c echo.Context) (services.Resolution, error) {
+	var req resolveRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		return services.Resolution{}, err
+	}
+	return services.Resolution{Action: req.Action, TxHash: req.TxHash, Reason: req.Reason, Actor: principal(c).KeyID}, nil
+}
+
+// resolveWithdrawal: an admin confirms (with the tx hash) or fails one withdrawal of a
+// batch flagged for review.
+func (s *Server) resolveWithdrawal(c echo.Context) error {
+	r, err := s.bindResolution(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.Payouts.ResolveWithdrawal(c.Request().Context(), c.Param("id"), r)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, adminWithdrawalOf(w))
+}
+
+// resolvePayoutBatch: an admin confirms, fails or resubmits a flagged batch.
+func (s *Server) resolvePayoutBatch(c echo.Context) error {
+	r, err := s.bindResolution(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.Payouts.ResolveBatch(c.Request().Context(), c.Param("id"), r)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, payoutBatchOf(b))
+}

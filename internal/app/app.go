@@ -1,0 +1,92 @@
+// Package app wires the service together: services over one database, the payout
+// provider, the River job client and the HTTP handler. The binary and the tests build
+// the service through it, so they run the same thing.
+package app
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals"
+	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/address"
+)
+
+// Config is everything the wiring needs besides the database.
+type Config struct {
+	BitcoinNetwork string
+	BatchInterval  time.Duration
+	Payout         services.PayoutConfig
+	RetryBase      time.Duration
+	RetryMax       time.Duration
+	Workers        int
+	// Provider is the payment service; nil means the sandbox configured by Sandbox.
+	Provider payouts.Provider
+	Sandbox  payouts.SandboxConfig
+	Clock    services.Clock
+	Logger   *slog.Logger
+}
+
+// App is the wired service.
+type App struct {
+	Accounts    *services.Accounts
+	Withdrawals *services.Withdrawals
+	Payouts     *services.Payouts
+	Provider    payouts.Provider
+	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
+	Handler     http.Handler
+}
+
+// New wires the service on db.
+func New(db *gorm.DB, cfg Config) (*App, error) {
+	validator, err := address.NewValidator(cfg.BitcoinNetwork)
+	if err != nil {
+		return nil, fmt.Errorf("BITCOIN_NETWORK: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	provider := cfg.Provider
+	if provider == nil {
+		if cfg.Sandbox.Clock == nil {
+			cfg.Sandbox.Clock = cfg.Clock
+		}
+		provider = payouts.NewSandbox(db, cfg.Sandbox)
+	}
+	a := &App{
+		Accounts:    services.NewAccounts(db, cfg.Clock),
+		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval),
+		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger),
+		Provider:    provider,
+	}
+	a.Jobs, err = services.NewJobClient(sqlDB, a.Payouts, services.QueueConfig{
+		BatchInterval: cfg.BatchInterval, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
+		Workers: cfg.Workers, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	a.Handler = handlers.New(handlers.Deps{
+		Withdrawals:  a.Withdrawals,
+		Balances:     services.NewBalances(db),
+		Accounts:     a.Accounts,
+		FeeSchedules: services.NewFeeSchedules(db, cfg.Clock),
+		Payouts:      a.Payouts,
+		Ready:        sqlDB.PingContext,
+		OpenAPI:      withdrawals.OpenAPI,
+		Logger:       cfg.Logger,
+	})
+	return a, nil
+}

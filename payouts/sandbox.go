@@ -1,0 +1,126 @@
+package payouts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// SandboxConfig is how the sandbox behaves.
+type SandboxConfig struct {
+	// ConfirmDelay is how long after submission an accepted item is confirmed.
+	ConfirmDelay time.Duration
+	// FailAddresses fail with reason "invalid_address", so merchants can test failures.
+	FailAddresses []string
+	Clock         func() time.Time
+}
+
+// Sandbox is a payment service that pays nobody: it behaves like a custody provider
+// (idempotent batches, a tx hash per batch, confirmations after a delay, failures for
+// chosen addresses) and keeps its books in the sandbox_payouts table, so it survives
+// restarts and never "pays" a resubmitted batch twice.
+type Sandbox struct {
+	db    *gorm.DB
+	cfg   SandboxConfig
+	fails map[string]bool
+}
+
+// NewSandbox returns the sandbox provider.
+func NewSandbox(db *gorm.DB, cfg SandboxConfig) *Sandbox {
+	fails := map[string]bool{}
+	for _, a := range cfg.FailAddresses {
+		if a = strings.TrimSpace(a); a != "" {
+			fails[a] = true
+		}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Sandbox{db: db, cfg: cfg, fails: fails}
+}
+
+// Name implements Provider.
+func (s *Sandbox) Name() string { return "sandbox" }
+
+type sandboxPayout struct {
+	BatchID      string `gorm:"primaryKey"`
+	WithdrawalID string `gorm:"primaryKey"`
+	Token        string
+	Address      string
+	Amount       decimal.Decimal
+	Status       string
+	TxHash       *string
+	Reason       *string
+	SubmittedAt  time.Time
+	ConfirmAt    time.Time
+}
+
+func (sandboxPayout) TableName() string { return "sandbox_payouts" }
+
+// Submit implements Provider. Rows that already exist for this batch are kept as they
+// are: that is the idempotency.
+func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, error) {
+	now := s.cfg.Clock().UTC()
+	txHash := sandboxTxHash(b.ID, b.Network)
+	rows := make([]sandboxPayout, 0, len(b.Items))
+	for _, it := range b.Items {
+		row := sandboxPayout{BatchID: b.ID, WithdrawalID: it.WithdrawalID, Token: b.Token, Address: it.Address,
+			Amount: it.Amount, Status: "accepted", TxHash: &txHash, SubmittedAt: now, ConfirmAt: now.Add(s.cfg.ConfirmDelay)}
+		if s.fails[it.Address] {
+			reason := "invalid_address"
+			row.Status, row.TxHash, row.Reason = "failed", nil, &reason
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) > 0 {
+		if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&rows, 1000).Error; err != nil {
+			return "", nil, fmt.Errorf("sandbox: record batch: %w", err)
+		}
+	}
+	results, err := s.Status(ctx, b.ID)
+	return "sbx_" + b.ID, results, err
+}
+
+// Status implements Provider.
+func (s *Sandbox) Status(ctx context.Context, batchID string) ([]ItemResult, error) {
+	var rows []sandboxPayout
+	if err := s.db.WithContext(ctx).Where("batch_id = ?", batchID).Order("withdrawal_id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sandbox: read batch: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrUnknownBatch
+	}
+	now := s.cfg.Clock()
+	out := make([]ItemResult, len(rows))
+	for i, r := range rows {
+		res := ItemResult{WithdrawalID: r.WithdrawalID}
+		switch {
+		case r.Status == "failed":
+			res.Status, res.Reason = ItemFailed, *r.Reason
+		case !now.Before(r.ConfirmAt):
+			res.Status, res.TxHash = ItemConfirmed, *r.TxHash
+		default:
+			res.Status, res.TxHash = ItemAccepted, *r.TxHash
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// sandboxTxHash gives every batch one deterministic-looking transaction hash, as a
+// batched on-chain payout would have: 0x-prefixed on EVM networks, bare hex on Bitcoin.
+func sandboxTxHash(batchID, network string) string {
+	sum := sha256.Sum256([]byte("sandbox:" + batchID))
+	h := hex.EncodeToString(sum[:])
+	if network == "bitcoin" {
+		return h
+	}
+	return "0x" + h
+}

@@ -1,0 +1,78 @@
+package payouts_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/paycore/withdrawals/internal/testdb"
+	"github.com/paycore/withdrawals/payouts"
+)
+
+func TestSandbox(t *testing.T) {
+	t.Parallel()
+	db, _ := testdb.New(t)
+	now := time.Date(2024, 12, 19, 10, 0, 0, 0, time.UTC)
+	sb := payouts.NewSandbox(db, payouts.SandboxConfig{
+		ConfirmDelay:  5 * time.Second,
+		FailAddresses: []string{" 0xbad ", ""},
+		Clock:         func() time.Time { return now },
+	})
+	ctx := context.Background()
+	batch := payouts.Batch{ID: "bat_1", Token: "ETH", Network: "ethereum", Items: []payouts.Item{
+		{WithdrawalID: "wth_a", Address: "0xgood", Amount: decimal.NewFromInt(1)},
+		{WithdrawalID: "wth_b", Address: "0xbad", Amount: decimal.NewFromInt(2)},
+	}}
+
+	ref, results, err := sb.Submit(ctx, batch)
+	if err != nil || ref == "" || len(results) != 2 {
+		t.Fatalf("submit: %q %v %v", ref, results, err)
+	}
+	byID := map[string]payouts.ItemResult{}
+	for _, r := range results {
+		byID[r.WithdrawalID] = r
+	}
+	if a := byID["wth_a"]; a.Status != payouts.ItemAccepted || len(a.TxHash) != 66 || a.TxHash[:2] != "0x" {
+		t.Errorf("good item: %+v", a)
+	}
+	if b := byID["wth_b"]; b.Status != payouts.ItemFailed || b.Reason != "invalid_address" || b.TxHash != "" {
+		t.Errorf("failing address: %+v", b)
+	}
+
+	// Resubmitting the same batch id pays nothing new, even with other items.
+	batch.Items = append(batch.Items, payouts.Item{WithdrawalID: "wth_a", Address: "0xelsewhere", Amount: decimal.NewFromInt(9)})
+	if _, again, err := sb.Submit(ctx, batch); err != nil || len(again) != 2 {
+		t.Fatalf("resubmit: %v %v", again, err)
+	}
+	var rows []struct {
+		Address string
+		Amount  decimal.Decimal
+	}
+	db.Raw(`SELECT address, amount FROM sandbox_payouts WHERE withdrawal_id = 'wth_a'`).Scan(&rows)
+	if len(rows) != 1 || rows[0].Address != "0xgood" || !rows[0].Amount.Equal(decimal.NewFromInt(1)) {
+		t.Errorf("wth_a paid as %+v", rows)
+	}
+
+	now = now.Add(5 * time.Second)
+	confirmed, err := sb.Status(ctx, "bat_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range confirmed {
+		if r.WithdrawalID == "wth_a" && (r.Status != payouts.ItemConfirmed || r.TxHash != byID["wth_a"].TxHash) {
+			t.Errorf("after the delay: %+v", r)
+		}
+	}
+	if _, err := sb.Status(ctx, "bat_unknown"); !errors.Is(err, payouts.ErrUnknownBatch) {
+		t.Errorf("unknown batch: %v", err)
+	}
+
+	// Bitcoin hashes are bare hex.
+	_, btc, _ := sb.Submit(ctx, payouts.Batch{ID: "bat_2", Token: "BTC", Network: "bitcoin", Items: []payouts.Item{{WithdrawalID: "wth_c", Address: "bc1q", Amount: decimal.NewFromInt(1)}}})
+	if len(btc) != 1 || len(btc[0].TxHash) != 64 {
+		t.Errorf("bitcoin tx hash: %+v", btc)
+	}
+}

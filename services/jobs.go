@@ -1,0 +1,130 @@
+package services
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// The background jobs of the payout pipeline, run by River on the same PostgreSQL.
+
+// PayoutTickArgs is the periodic job that claims pending withdrawals into batches.
+type PayoutTickArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PayoutTickArgs) Kind() string { return "payout_tick" }
+
+// SubmitBatchArgs submits one batch to the provider.
+type SubmitBatchArgs struct {
+	BatchID string `json:"batch_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SubmitBatchArgs) Kind() string { return "payout_submit" }
+
+// PollBatchArgs asks the provider about a submitted batch until every item is final.
+type PollBatchArgs struct {
+	BatchID string `json:"batch_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PollBatchArgs) Kind() string { return "payout_poll" }
+
+type tickWorker struct {
+	river.WorkerDefaults[PayoutTickArgs]
+	payouts *Payouts
+}
+
+func (w *tickWorker) Work(ctx context.Context, _ *river.Job[PayoutTickArgs]) error {
+	_, err := w.payouts.ClaimAll(ctx)
+	return err
+}
+
+type submitWorker struct {
+	river.WorkerDefaults[SubmitBatchArgs]
+	payouts *Payouts
+}
+
+func (w *submitWorker) Work(ctx context.Context, job *river.Job[SubmitBatchArgs]) error {
+	return w.payouts.afterAttempt(ctx, job.JobRow, job.Args.BatchID, w.payouts.Submit(ctx, job.Args.BatchID))
+}
+
+type pollWorker struct {
+	river.WorkerDefaults[PollBatchArgs]
+	payouts *Payouts
+}
+
+func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollBatchArgs]) error {
+	open, err := w.payouts.Poll(ctx, job.Args.BatchID)
+	if err == nil && open {
+		// Snoozing does not spend the retry budget: waiting for confirmations is normal.
+		return river.JobSnooze(w.payouts.cfg.PollInterval)
+	}
+	return w.payouts.afterAttempt(ctx, job.JobRow, job.Args.BatchID, err)
+}
+
+// afterAttempt turns the last ambiguous failure into a flag for an admin instead of a
+// discarded job, so a batch never silently stops with funds locked.
+func (p *Payouts) afterAttempt(ctx context.Context, job *rivertype.JobRow, batchID string, err error) error {
+	if err == nil || !errors.Is(err, ErrAmbiguous) || job.Attempt < job.MaxAttempts {
+		return err
+	}
+	return p.Flag(ctx, batchID, err)
+}
+
+// QueueConfig tunes the job queue.
+type QueueConfig struct {
+	BatchInterval time.Duration // PAYOUT_BATCH_INTERVAL
+	RetryBase     time.Duration // first retry delay; doubles per attempt
+	RetryMax      time.Duration // cap on the retry delay
+	Workers       int
+	Logger        *slog.Logger
+}
+
+// NewJobClient builds the River client that runs the payout jobs and attaches it to
+// payouts. The periodic tick runs on River's elected leader only, so N instances batch
+// once per interval.
+func NewJobClient(db *sql.DB, payouts *Payouts, cfg QueueConfig) (*river.Client[*sql.Tx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &tickWorker{payouts: payouts})
+	river.AddWorker(workers, &submitWorker{payouts: payouts})
+	river.AddWorker(workers, &pollWorker{payouts: payouts})
+	client, err := river.NewClient(riverdatabasesql.New(db), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		FetchPollInterval: 200 * time.Millisecond,
+		JobTimeout:        payouts.cfg.ProviderTimeout + 30*time.Second,
+		RetryPolicy:       &backoff{base: cfg.RetryBase, max: cfg.RetryMax},
+		Logger:            cfg.Logger,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.BatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PayoutTickArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	payouts.AttachJobs(client)
+	return client, nil
+}
+
+// backoff is exponential with full jitter between half and the whole delay, capped:
+// with base 10s and max 10m, twelve attempts span about an hour.
+type backoff struct{ base, max time.Duration }
+
+func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	delay := b.base << min(job.Attempt-1, 30)
+	if delay <= 0 || delay > b.max {
+		delay = b.max
+	}
+	delay = delay/2 + rand.N(delay/2+1)
+	return time.Now().Add(delay)
+}

@@ -1,0 +1,301 @@
+package services
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/payouts"
+)
+
+// PayoutConfig tunes the payout pipeline.
+type PayoutConfig struct {
+	BatchMax        int           // withdrawals per batch (PAYOUT_BATCH_MAX)
+	PollInterval    time.Duration // between provider status checks
+	ProviderTimeout time.Duration // per provider call
+	MaxAttempts     int           // ambiguous outcomes tolerated before a batch is flagged
+}
+
+// JobInserter puts River jobs in the caller's transaction; *river.Client[*sql.Tx] is one.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Payouts moves pending withdrawals through the payment provider: it claims them into
+// per-token batches, submits each batch once per attempt under the batch id, and
+// settles each withdrawal on the provider's definitive answer. An ambiguous answer
+// never releases funds.
+type Payouts struct {
+	db       *gorm.DB
+	provider payouts.Provider
+	clock    Clock
+	cfg      PayoutConfig
+	logger   *slog.Logger
+	jobs     JobInserter
+}
+
+// NewPayouts wires the payout use cases. AttachJobs must be called before claiming.
+func NewPayouts(db *gorm.DB, provider payouts.Provider, clock Clock, cfg PayoutConfig, logger *slog.Logger) *Payouts {
+	return &Payouts{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger}
+}
+
+// AttachJobs gives the pipeline its job queue. The queue's workers call back into
+// Payouts, so the two are wired in two steps.
+func (p *Payouts) AttachJobs(jobs JobInserter) { p.jobs = jobs }
+
+// ErrAmbiguous wraps a provider failure whose outcome is unknown (timeout, 5xx, crash).
+var ErrAmbiguous = errors.New("payout outcome unknown")
+
+// ClaimAll claims every pending withdrawal into batches of at most BatchMax per token,
+// and returns the new batch ids. Safe to run from several instances at once: rows are
+// claimed with FOR UPDATE SKIP LOCKED, so no withdrawal lands in two batches.
+func (p *Payouts) ClaimAll(ctx context.Context) ([]string, error) {
+	var tokens []string
+	if err := p.db.WithContext(ctx).Model(&models.Token{}).Order("symbol").Pluck("symbol", &tokens).Error; err != nil {
+		return nil, fmt.Errorf("claim: list tokens: %w", err)
+	}
+	var batches []string
+	for _, token := range tokens {
+		for {
+			id, n, err := p.claimBatch(ctx, token)
+			if err != nil {
+				return batches, err
+			}
+			if n > 0 {
+				batches = append(batches, id)
+			}
+			if n < p.cfg.BatchMax {
+				break
+			}
+		}
+	}
+	return batches, nil
+}
+
+// claimBatch moves up to BatchMax pending withdrawals of one token into a new batch
+// and queues its submission, all in one transaction.
+func (p *Payouts) claimBatch(ctx context.Context, token string) (string, int, error) {
+	batchID := newBatchID()
+	var claimed []models.Withdrawal
+	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT * FROM withdrawals WHERE status = 'pending' AND token = ?
+			ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`, token, p.cfg.BatchMax).Scan(&claimed).Error; err != nil {
+			return fmt.Errorf("claim %s: %w", token, err)
+		}
+		if len(claimed) == 0 {
+			return nil
+		}
+		now := p.clock.now()
+		total := decimal.Zero
+		for _, w := range claimed {
+			total = total.Add(w.NetAmount)
+		}
+		if err := tx.Create(&models.PayoutBatch{
+			ID: batchID, Token: token, Status: models.BatchSubmitting, ItemCount: len(claimed), TotalAmount: total,
+			Provider: p.provider.Name(), CreatedAt: now, UpdatedAt: now,
+		}).Error; err != nil {
+			return fmt.Errorf("claim %s: insert batch: %w", token, err)
+		}
+		for i := range claimed {
+			if err := transition(tx, &claimed[i], change{to: models.StatusProcessing, batchID: &batchID, actor: "payout-batcher"}, now); err != nil {
+				return err
+			}
+		}
+		return p.enqueue(ctx, tx, SubmitBatchArgs{BatchID: batchID}, nil)
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	return batchID, len(claimed), nil
+}
+
+func (p *Payouts) enqueue(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error {
+	if p.jobs == nil {
+		return errors.New("payouts: no job queue attached")
+	}
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return errors.New("payouts: enqueue needs a database transaction")
+	}
+	if opts == nil {
+		opts = &river.InsertOpts{}
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = p.cfg.MaxAttempts
+	}
+	if _, err := p.jobs.InsertTx(ctx, sqlTx, args, opts); err != nil {
+		return fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// Submit hands a claimed batch to the provider. Called by the submission job, once
+// per attempt; an error means the outcome is unknown and the job retries with the same
+// batch id (the provider's idempotency key).
+func (p *Payouts) Submit(ctx context.Context, batchID string) error {
+	batch, items, err := p.loadOpenBatch(ctx, batchID, models.BatchSubmitting)
+	if err != nil || batch == nil {
+		return err
+	}
+	pb := payouts.Batch{ID: batch.ID, Token: batch.Token, Items: make([]payouts.Item, len(items))}
+	for i, w := range items {
+		pb.Network = w.Network
+		pb.Items[i] = payouts.Item{WithdrawalID: w.ID, Address: w.Address, Amount: w.NetAmount}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
+	reference, results, err := p.provider.Submit(callCtx, pb)
+	cancel()
+	if err != nil {
+		p.recordAttempt(ctx, batchID, err)
+		return fmt.Errorf("%w: submit batch %s: %v", ErrAmbiguous, batchID, err)
+	}
+	return p.settle(ctx, batch, results, &reference, models.BatchSubmitting)
+}
+
+// Poll asks the provider about a submitted batch and settles what is final. It reports
+// whether items are still open.
+func (p *Payouts) Poll(ctx context.Context, batchID string) (open bool, err error) {
+	batch, _, err := p.loadOpenBatch(ctx, batchID, models.BatchSubmitted)
+	if err != nil || batch == nil {
+		return false, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
+	results, err := p.provider.Status(callCtx, batchID)
+	cancel()
+	if err != nil {
+		p.recordAttempt(ctx, batchID, err)
+		return true, fmt.Errorf("%w: poll batch %s: %v", ErrAmbiguous, batchID, err)
+	}
+	if err := p.settle(ctx, batch, results, nil, models.BatchSubmitted); err != nil {
+		return true, err
+	}
+	var still int64
+	err = p.db.WithContext(ctx).Model(&models.Withdrawal{}).Where("batch_id = ? AND status = ?", batchID, models.StatusProcessing).Count(&still).Error
+	return still > 0, err
+}
+
+// loadOpenBatch returns the batch and its processing withdrawals, or nil when the
+// batch is no longer in the expected state (another attempt or an admin got there first).
+func (p *Payouts) loadOpenBatch(ctx context.Context, batchID string, want models.BatchStatus) (*models.PayoutBatch, []models.Withdrawal, error) {
+	var batch models.PayoutBatch
+	res := p.db.WithContext(ctx).Where("id = ?", batchID).Limit(1).Find(&batch)
+	if res.Error != nil {
+		return nil, nil, fmt.Errorf("load batch %s: %w", batchID, res.Error)
+	}
+	if res.RowsAffected == 0 || batch.Status != want {
+		return nil, nil, nil
+	}
+	var items []models.Withdrawal
+	if err := p.db.WithContext(ctx).Where("batch_id = ? AND status = ?", batchID, models.StatusProcessing).Order("id").Find(&items).Error; err != nil {
+		return nil, nil, fmt.Errorf("load batch %s items: %w", batchID, err)
+	}
+	return &batch, items, nil
+}
+
+func (p *Payouts) recordAttempt(ctx context.Context, batchID string, cause error) {
+	msg := cause.Error()
+	err := p.db.WithContext(ctx).Model(&models.PayoutBatch{}).Where("id = ?", batchID).
+		UpdateColumns(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": msg, "updated_at": p.clock.now()}).Error
+	if err != nil {
+		p.logger.ErrorContext(ctx, "record payout attempt", "batch", batchID, "error", err.Error())
+	}
+	p.logger.WarnContext(ctx, "payout provider call failed; funds stay locked", "batch", batchID, "error", msg)
+}
+
+// settle applies provider results in one transaction: confirmed and failed items take
+// their final transition, accepted ones record their tx hash. A batch leaving
+// "submitting" gets a polling job for its open items, in the same transaction.
+func (p *Payouts) settle(ctx context.Context, batch *models.PayoutBatch, results []payouts.ItemResult, reference *string, from models.BatchStatus) error {
+	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := p.clock.now()
+		var items []models.Withdrawal
+		if err := tx.Where("batch_id = ? AND status = ?", batch.ID, models.StatusProcessing).Find(&items).Error; err != nil {
+			return fmt.Errorf("settle %s: %w", batch.ID, err)
+		}
+		byID := make(map[string]*models.Withdrawal, len(items))
+		for i := range items {
+			byID[items[i].ID] = &items[i]
+		}
+		open := len(items)
+		for _, r := range results {
+			w, ok := byID[r.WithdrawalID]
+			if !ok {
+				continue // not ours, or settled already
+			}
+			txHash, reason := r.TxHash, r.Reason
+			switch r.Status {
+			case payouts.ItemConfirmed:
+				if err := transition(tx, w, change{to: models.StatusConfirmed, txHash: &txHash, providerReference: reference, actor: "payout-worker"}, now); err != nil {
+					return err
+				}
+				open--
+			case payouts.ItemFailed:
+				if reason == "" {
+					reason = "failed"
+				}
+				if err := transition(tx, w, change{to: models.StatusFailed, failureReason: &reason, providerReference: reference, actor: "payout-worker"}, now); err != nil {
+					return err
+				}
+				open--
+			case payouts.ItemAccepted:
+				if err := tx.Model(&models.Withdrawal{}).Where("id = ? AND status = ?", w.ID, models.StatusProcessing).
+					UpdateColumns(map[string]any{"tx_hash": txHash, "provider_reference": reference, "updated_at": now}).Error; err != nil {
+					return fmt.Errorf("settle %s: record tx hash: %w", w.ID, err)
+				}
+			}
+		}
+		updates := map[string]any{"updated_at": now}
+		next := from
+		if from == models.BatchSubmitting {
+			next = models.BatchSubmitted
+			updates["submitted_at"] = now
+			updates["provider_reference"] = reference
+		}
+		if open == 0 {
+			next = models.BatchCompleted
+			updates["completed_at"] = now
+		}
+		updates["status"] = next
+		res := tx.Model(&models.PayoutBatch{}).Where("id = ? AND status = ?", batch.ID, from).UpdateColumns(updates)
+		if res.Error != nil {
+			return fmt.Errorf("settle %s: update batch: %w", batch.ID, res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("settle %s: batch left %s meanwhile", batch.ID, from)
+		}
+		if from == models.BatchSubmitting && next == models.BatchSubmitted {
+			return p.enqueue(ctx, tx, PollBatchArgs{BatchID: batch.ID}, &river.InsertOpts{ScheduledAt: now.Add(p.cfg.PollInterval)})
+		}
+		return nil
+	})
+}
+
+// Flag parks a batch for an admin after its retry budget: its withdrawals stay
+// processing and their funds locked until someone decides.
+func (p *Payouts) Flag(ctx context.Context, batchID string, cause error) error {
+	now := p.clock.now()
+	err := p.db.WithContext(ctx).Model(&models.PayoutBatch{}).
+		Where("id = ? AND status IN ?", batchID, []models.BatchStatus{models.BatchSubmitting, models.BatchSubmitted}).
+		UpdateColumns(map[string]any{"status": models.BatchNeedsReview, "flagged_at": now, "updated_at": now, "last_error": cause.Error()}).Error
+	if err != nil {
+		return fmt.Errorf("flag batch %s: %w", batchID, err)
+	}
+	p.logger.ErrorContext(ctx, "payout batch needs review; funds stay locked", "batch", batchID, "error", cause.Error())
+	return nil
+}
+
+// recordAction appends to the admin audit trail in the caller's transaction.
+func recordAction(tx *gorm.DB, actor, action, targetType, targetID string, details map[string]any, now time.Time) error {
+	b, _ := json.Marshal(details)
+	return tx.Create(&models.AdminAction{ID: newActionID(), Actor: actor, Action: action, TargetType: targetType, TargetID: targetID, Details: b, CreatedAt: now}).Error
+}

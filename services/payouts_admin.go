@@ -1,0 +1,211 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
+)
+
+// BatchView is a batch with its withdrawals.
+type BatchView struct {
+	models.PayoutBatch
+	Withdrawals []models.Withdrawal
+}
+
+// ListBatches pages through payout batches, newest first, each with its withdrawals
+// (loaded in one query for the whole page).
+func (p *Payouts) ListBatches(ctx context.Context, status string, limit, offset int) (Page[BatchView], error) {
+	page := Page[BatchView]{Limit: limit, Offset: offset, Items: []BatchView{}}
+	q := p.db.WithContext(ctx).Model(&models.PayoutBatch{})
+	if status != "" {
+		switch models.BatchStatus(status) {
+		case models.BatchSubmitting, models.BatchSubmitted, models.BatchCompleted, models.BatchNeedsReview:
+		default:
+			return page, invalid(CodeInvalidRequest, "status", "status must be one of submitting, submitted, completed, needs_review")
+		}
+		q = q.Where("status = ?", status)
+	}
+	if err := q.Count(&page.Total).Error; err != nil {
+		return page, fmt.Errorf("count batches: %w", err)
+	}
+	var batches []models.PayoutBatch
+	if err := q.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&batches).Error; err != nil {
+		return page, fmt.Errorf("list batches: %w", err)
+	}
+	if len(batches) == 0 {
+		return page, nil
+	}
+	ids := make([]string, len(batches))
+	for i, b := range batches {
+		ids[i] = b.ID
+	}
+	var items []models.Withdrawal
+	if err := p.db.WithContext(ctx).Where("batch_id IN ?", ids).Order("created_at, id").Find(&items).Error; err != nil {
+		return page, fmt.Errorf("list batch items: %w", err)
+	}
+	byBatch := map[string][]models.Withdrawal{}
+	for _, w := range items {
+		byBatch[*w.BatchID] = append(byBatch[*w.BatchID], w)
+	}
+	for _, b := range batches {
+		page.Items = append(page.Items, BatchView{PayoutBatch: b, Withdrawals: append([]models.Withdrawal{}, byBatch[b.ID]...)})
+	}
+	return page, nil
+}
+
+// Resolution is an admin's decision on flagged work.
+type Resolution struct {
+	Action string // "confirm" (paid, with TxHash), "fail" (not paid, funds released), "retry" (batch only)
+	TxHash string
+	Reason string
+	Actor  string
+}
+
+func (r Resolution) validate(allowRetry bool) error {
+	switch r.Action {
+	case "confirm":
+		if r.TxHash == "" || len(r.TxHash) > 200 {
+			return invalid(CodeInvalidRequest, "txHash", "txHash (1 to 200 characters) is required to confirm")
+		}
+	case "fail":
+		if r.Reason == "" || len(r.Reason) > 200 {
+			return invalid(CodeInvalidRequest, "reason", "reason (1 to 200 characters) is required to fail")
+		}
+	case "retry":
+		if !allowRetry {
+			return invalid(CodeInvalidRequest, "action", "action must be confirm or fail")
+		}
+	default:
+		return invalid(CodeInvalidRequest, "action", "action must be confirm, fail or retry")
+	}
+	return nil
+}
+
+// ResolveWithdrawal settles one processing withdrawal of a batch flagged for review.
+// Withdrawals of batches still handled by the worker cannot be resolved by hand.
+func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution) (models.Withdrawal, error) {
+	if err := r.validate(false); err != nil {
+		return models.Withdrawal{}, err
+	}
+	var w models.Withdrawal
+	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Limit(1).Find(&w)
+		if res.Error != nil {
+			return fmt.Errorf("resolve: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("withdrawal %s: %w", id, ErrNotFound)
+		}
+		if err := p.requireFlagged(tx, w); err != nil {
+			return err
+		}
+		now := p.clock.now()
+		if err := p.resolveOne(tx, &w, r, now); err != nil {
+			return err
+		}
+		return p.completeIfSettled(tx, *w.BatchID, now)
+	})
+	return w, err
+}
+
+// ResolveBatch applies a decision to every open withdrawal of a flagged batch, or
+// queues it for another submission under the same batch id ("retry").
+func (p *Payouts) ResolveBatch(ctx context.Context, batchID string, r Resolution) (BatchView, error) {
+	if err := r.validate(true); err != nil {
+		return BatchView{}, err
+	}
+	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var batch models.PayoutBatch
+		res := tx.Where("id = ?", batchID).Limit(1).Find(&batch)
+		if res.Error != nil {
+			return fmt.Errorf("resolve batch: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
+		}
+		if batch.Status != models.BatchNeedsReview {
+			return &InvalidStateError{ID: batchID, Status: string(batch.Status),
+				Message: fmt.Sprintf("Batch %s is %s; only batches flagged for review (needs_review) can be resolved", batchID, batch.Status)}
+		}
+		now := p.clock.now()
+		if r.Action == "retry" {
+			if err := tx.Model(&models.PayoutBatch{}).Where("id = ?", batchID).UpdateColumns(map[string]any{
+				"status": models.BatchSubmitting, "flagged_at": nil, "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("retry batch: %w", err)
+			}
+			if err := recordAction(tx, r.Actor, "batch.retry", "payout_batch", batchID, map[string]any{}, now); err != nil {
+				return err
+			}
+			return p.enqueue(ctx, tx, SubmitBatchArgs{BatchID: batchID}, nil)
+		}
+		var items []models.Withdrawal
+		if err := tx.Where("batch_id = ? AND status = ?", batchID, models.StatusProcessing).Order("id").Find(&items).Error; err != nil {
+			return fmt.Errorf("resolve batch items: %w", err)
+		}
+		for i := range items {
+			if err := p.resolveOne(tx, &items[i], r, now); err != nil {
+				return err
+			}
+		}
+		return p.completeIfSettled(tx, batchID, now)
+	})
+	if err != nil {
+		return BatchView{}, err
+	}
+	page, err := p.batchView(ctx, batchID)
+	return page, err
+}
+
+func (p *Payouts) batchView(ctx context.Context, batchID string) (BatchView, error) {
+	var v BatchView
+	if err := p.db.WithContext(ctx).Where("id = ?", batchID).Take(&v.PayoutBatch).Error; err != nil {
+		return v, fmt.Errorf("read batch: %w", err)
+	}
+	err := p.db.WithContext(ctx).Where("batch_id = ?", batchID).Order("created_at, id").Find(&v.Withdrawals).Error
+	return v, err
+}
+
+func (p *Payouts) requireFlagged(tx *gorm.DB, w models.Withdrawal) error {
+	notFlagged := &InvalidStateError{ID: w.ID, Status: string(w.Status),
+		Message: fmt.Sprintf("Withdrawal %s is %s; only processing withdrawals of a batch flagged for review can be resolved", w.ID, w.Status)}
+	if w.Status != models.StatusProcessing || w.BatchID == nil {
+		return notFlagged
+	}
+	var status models.BatchStatus
+	if err := tx.Raw(`SELECT status FROM payout_batches WHERE id = ?`, *w.BatchID).Scan(&status).Error; err != nil {
+		return fmt.Errorf("read batch: %w", err)
+	}
+	if status != models.BatchNeedsReview {
+		return notFlagged
+	}
+	return nil
+}
+
+func (p *Payouts) resolveOne(tx *gorm.DB, w *models.Withdrawal, r Resolution, now time.Time) error {
+	c := change{actor: r.Actor}
+	details := map[string]any{"withdrawalId": w.ID, "batchId": *w.BatchID}
+	switch r.Action {
+	case "confirm":
+		txHash := r.TxHash
+		c.to, c.txHash = models.StatusConfirmed, &txHash
+		details["txHash"] = txHash
+	case "fail":
+		reason := r.Reason
+		c.to, c.failureReason = models.StatusFailed, &reason
+		details["reason"] = reason
+	}
+	if err := transition(tx, w, c, now); err != nil {
+		return err
+	}
+	return recordAction(tx, r.Actor, "withdrawal."+r.Action, "withdrawal", w.ID, details, now)
+}
+
+func (p *Payouts) completeIfSettled(tx *gorm.DB, batchID string, now time.Time) error {
+	return tx.Exec(`UPDATE payout_batches SET status = 'completed', completed_at = ?, updated_at = ?
+		WHERE id = ? AND NOT EXISTS (SELECT 1 FROM withdrawals WHERE batch_id = ? AND status = 'processing')`,
+		now, now, batchID, batchID).Error
+}
