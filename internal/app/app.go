@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -73,7 +74,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	}
 	a.Jobs, err = services.NewJobClient(sqlDB, a.Payouts, services.QueueConfig{
 		BatchInterval: cfg.BatchInterval, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-		Workers: cfg.Workers, Logger: cfg.Logger,
+		Workers: cfg.Workers, Logger: slog.New(minLevel{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
@@ -89,4 +90,23 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Logger:       cfg.Logger,
 	})
 	return a, nil
+}
+
+// minLevel drops records below min: River reports its bookkeeping at INFO every few
+// seconds, while its warnings and errors belong in the service log.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
