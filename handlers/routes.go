@@ -16,6 +16,13 @@ func (s *Server) routes(e *echo.Echo) {
 	merchant.GET("/withdrawals/:id", s.getWithdrawal)
 	merchant.POST("/withdrawals/:id/cancel", s.cancelWithdrawal)
 	merchant.GET("/balance", s.getBalance)
+	merchant.POST("/webhook-endpoints", s.createWebhookEndpoint)
+	merchant.GET("/webhook-endpoints", s.listWebhookEndpoints)
+	merchant.DELETE("/webhook-endpoints/:id", s.deleteWebhookEndpoint)
+	merchant.POST("/webhook-endpoints/:id/rotate-secret", s.rotateWebhookSecret)
+	merchant.POST("/webhook-endpoints/:id/test", s.testWebhookEndpoint)
+	merchant.GET("/webhook-deliveries", s.listWebhookDeliveries)
+	merchant.POST("/webhook-deliveries/:id/retry", s.retryWebhookDelivery)
 
 	admin := e.Group("/api/admin", s.authenticate, requireRole("admin"))
 	admin.GET("/withdrawal-fees", s.getFeeSchedules)

@@ -21,6 +21,7 @@ type Deps struct {
 	Accounts     *services.Accounts
 	FeeSchedules *services.FeeSchedules
 	Payouts      *services.Payouts
+	Webhooks     *services.Webhooks
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error
 	OpenAPI []byte

@@ -4,6 +4,9 @@
 package models
 
 import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -202,4 +205,95 @@ type AdminAction struct {
 	TargetID   string
 	Details    datatypes.JSON
 	CreatedAt  time.Time
+}
+
+// StringList is a JSON array of strings in a jsonb column.
+type StringList []string
+
+// Scan implements sql.Scanner.
+func (l *StringList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	case nil:
+		*l = nil
+		return nil
+	default:
+		return fmt.Errorf("StringList: cannot scan %T", src)
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// Value implements driver.Valuer.
+func (l StringList) Value() (driver.Value, error) {
+	if l == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(l))
+	return string(b), err
+}
+
+// WebhookEndpoint is a merchant's receiver URL and its signing secret(s).
+type WebhookEndpoint struct {
+	ID                      string
+	MerchantID              string
+	URL                     string
+	Description             string
+	Events                  StringList
+	Secret                  string
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
+	DisabledAt              *time.Time
+	DisabledReason          *string
+	FailingSince            *time.Time
+	CreatedAt               time.Time
+	DeletedAt               *time.Time
+}
+
+// WebhookEvent is one outbox row: the exact body every delivery of it sends.
+type WebhookEvent struct {
+	ID         string
+	MerchantID string
+	Type       string
+	SubjectID  *string
+	Payload    datatypes.JSON
+	CreatedAt  time.Time
+}
+
+// DeliveryStatus is where a webhook delivery is.
+type DeliveryStatus string
+
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // queued or being retried
+	DeliverySucceeded DeliveryStatus = "succeeded" // a 2xx was received
+	DeliveryFailed    DeliveryStatus = "failed"    // retries exhausted, 410, or endpoint disabled
+)
+
+// WebhookDelivery is one event bound for one endpoint.
+type WebhookDelivery struct {
+	ID             string
+	EventID        string
+	EndpointID     string
+	MerchantID     string
+	EventType      string
+	Status         DeliveryStatus
+	Attempts       int
+	LastHTTPStatus *int
+	LastError      *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeliveredAt    *time.Time
+}
+
+// WebhookAttempt is one HTTP request of a delivery.
+type WebhookAttempt struct {
+	ID          string
+	DeliveryID  string
+	AttemptedAt time.Time
+	HTTPStatus  *int
+	LatencyMs   int
+	Error       *string
 }

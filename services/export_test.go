@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"time"
 
 	"gorm.io/gorm"
@@ -16,13 +17,13 @@ func Process(tx *gorm.DB, w *models.Withdrawal, batchID string, now time.Time) e
 		VALUES (?, ?, 'submitting', 1, ?, 'test', ?, ?) ON CONFLICT DO NOTHING`, batchID, w.Token, w.NetAmount, now, now).Error; err != nil {
 		return err
 	}
-	return transition(tx, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
+	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
 }
 
 func Confirm(tx *gorm.DB, w *models.Withdrawal, txHash string, now time.Time) error {
-	return transition(tx, w, change{to: models.StatusConfirmed, txHash: &txHash, actor: "test"}, now)
+	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusConfirmed, txHash: &txHash, actor: "test"}, now)
 }
 
 func Fail(tx *gorm.DB, w *models.Withdrawal, reason string, now time.Time) error {
-	return transition(tx, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
+	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
 }

@@ -45,3 +45,8 @@ func HashAPIKey(plaintext string) []byte {
 
 func newBatchID() string  { return "bat_" + randomBase62(16) }
 func newActionID() string { return "act_" + randomBase62(16) }
+
+func newEventID() string    { return "evt_" + randomBase62(20) }
+func newEndpointID() string { return "we_" + randomBase62(16) }
+func newDeliveryID() string { return "whd_" + randomBase62(20) }
+func newAttemptID() string  { return "wha_" + randomBase62(20) }

@@ -81,23 +81,28 @@ func (p *Payouts) afterAttempt(ctx context.Context, job *rivertype.JobRow, batch
 
 // QueueConfig tunes the job queue.
 type QueueConfig struct {
-	BatchInterval time.Duration // PAYOUT_BATCH_INTERVAL
-	RetryBase     time.Duration // first retry delay; doubles per attempt
-	RetryMax      time.Duration // cap on the retry delay
-	Workers       int
-	Logger        *slog.Logger
+	BatchInterval  time.Duration // PAYOUT_BATCH_INTERVAL
+	RetryBase      time.Duration // first payout retry delay; doubles per attempt
+	RetryMax       time.Duration // cap on the payout retry delay
+	Workers        int           // payout jobs at once
+	WebhookWorkers int           // deliveries at once
+	Logger         *slog.Logger
 }
 
-// NewJobClient builds the River client that runs the payout jobs and attaches it to
-// payouts. The periodic tick runs on River's elected leader only, so N instances batch
-// once per interval.
-func NewJobClient(db *sql.DB, payouts *Payouts, cfg QueueConfig) (*river.Client[*sql.Tx], error) {
+// NewJobClient builds the River client that runs the payout and webhook jobs, and
+// attaches it to the outbox. The periodic tick runs on River's elected leader only, so
+// N instances batch once per interval.
+func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks, cfg QueueConfig) (*river.Client[*sql.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &tickWorker{payouts: payouts})
 	river.AddWorker(workers, &submitWorker{payouts: payouts})
 	river.AddWorker(workers, &pollWorker{payouts: payouts})
+	river.AddWorker(workers, &deliverWorker{webhooks: hooks})
 	client, err := river.NewClient(riverdatabasesql.New(db), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			webhookQueue:       {MaxWorkers: cfg.WebhookWorkers},
+		},
 		Workers:           workers,
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        payouts.cfg.ProviderTimeout + 30*time.Second,
@@ -112,7 +117,7 @@ func NewJobClient(db *sql.DB, payouts *Payouts, cfg QueueConfig) (*river.Client[
 	if err != nil {
 		return nil, err
 	}
-	payouts.AttachJobs(client)
+	outbox.AttachJobs(client)
 	return client, nil
 }
 

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -35,8 +36,8 @@ type change struct {
 //	-> cancelled | failed   pending -> available (release)
 //	-> confirmed            pending -> external payouts (net) + platform fees (fee)
 //
-// The webhook outbox row for the change belongs here too, in the same transaction.
-func transition(tx *gorm.DB, w *models.Withdrawal, c change, now time.Time) error {
+// and writes the webhook event announcing the change, all in the same transaction.
+func transition(ctx context.Context, tx *gorm.DB, o *Outbox, w *models.Withdrawal, c change, now time.Time) error {
 	from := w.Status
 	if !slices.Contains(transitions[from], c.to) {
 		return &InvalidStateError{ID: w.ID, Status: string(from),
@@ -90,7 +91,8 @@ func transition(tx *gorm.DB, w *models.Withdrawal, c change, now time.Time) erro
 	if c.providerReference != nil {
 		w.ProviderReference = c.providerReference
 	}
-	return nil
+	_, err := o.record(ctx, tx, w.MerchantID, eventFor[c.to], w.ID, eventData(*w), now, nil)
+	return err
 }
 
 func postTransitionJournal(tx *gorm.DB, w *models.Withdrawal, c change, now time.Time) error {

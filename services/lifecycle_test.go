@@ -36,7 +36,7 @@ func newFixture(t *testing.T) fixture {
 	if _, err := accounts.Credit(context.Background(), services.CreditInput{MerchantID: m.ID, Token: "USDT", Amount: decimal.NewFromInt(1000), Reference: "seed", Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	return fixture{db: db, withdrawals: services.NewWithdrawals(db, v, clock, 5*time.Minute), merchantID: m.ID, now: now}
+	return fixture{db: db, withdrawals: services.NewWithdrawals(db, v, clock, 5*time.Minute, services.NewOutbox(6)), merchantID: m.ID, now: now}
 }
 
 func (f fixture) create(t *testing.T, amount string) models.Withdrawal {
@@ -170,7 +170,7 @@ func TestTransitionsOutsideTheTableAreRefused(t *testing.T) {
 	testdb.AssertLedgerConsistent(t, f.db)
 }
 
-// A transaction that rolls back leaves neither the status change nor its journal.
+// A transaction that rolls back leaves neither the status change, its journal nor its webhook event.
 func TestRolledBackTransitionLeavesNoTrace(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -187,10 +187,24 @@ func TestRolledBackTransitionLeavesNoTrace(t *testing.T) {
 	}
 	var stored models.Withdrawal
 	f.db.Where("id = ?", w.ID).Take(&stored)
-	var journals int64
+	var journals, failedEvents, pendingEvents int64
 	f.db.Table("ledger_journals").Where("withdrawal_id = ? AND kind = 'withdrawal_release'", w.ID).Count(&journals)
-	if stored.Status != models.StatusPending || journals != 0 {
-		t.Errorf("status %s, %d release journals", stored.Status, journals)
+	f.db.Table("webhook_events").Where("subject_id = ? AND type = 'withdrawal.failed'", w.ID).Count(&failedEvents)
+	f.db.Table("webhook_events").Where("subject_id = ? AND type = 'withdrawal.pending'", w.ID).Count(&pendingEvents)
+	if stored.Status != models.StatusPending || journals != 0 || failedEvents != 0 {
+		t.Errorf("status %s, %d release journals, %d failed events after a rollback", stored.Status, journals, failedEvents)
+	}
+	if pendingEvents != 1 {
+		t.Errorf("%d withdrawal.pending events, want the one written with the creation", pendingEvents)
+	}
+
+	// The same change committed writes its event.
+	if err := f.db.Transaction(func(tx *gorm.DB) error { return services.Fail(tx, &stored, "x", f.now) }); err != nil {
+		t.Fatal(err)
+	}
+	f.db.Table("webhook_events").Where("subject_id = ? AND type = 'withdrawal.failed'", w.ID).Count(&failedEvents)
+	if failedEvents != 1 {
+		t.Errorf("%d withdrawal.failed events after the commit, want 1", failedEvents)
 	}
 	testdb.AssertLedgerConsistent(t, f.db)
 }

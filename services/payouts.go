@@ -2,7 +2,6 @@ package services
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -26,11 +24,6 @@ type PayoutConfig struct {
 	MaxAttempts     int           // ambiguous outcomes tolerated before a batch is flagged
 }
 
-// JobInserter puts River jobs in the caller's transaction; *river.Client[*sql.Tx] is one.
-type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-}
-
 // Payouts moves pending withdrawals through the payment provider: it claims them into
 // per-token batches, submits each batch once per attempt under the batch id, and
 // settles each withdrawal on the provider's definitive answer. An ambiguous answer
@@ -41,17 +34,13 @@ type Payouts struct {
 	clock    Clock
 	cfg      PayoutConfig
 	logger   *slog.Logger
-	jobs     JobInserter
+	outbox   *Outbox
 }
 
-// NewPayouts wires the payout use cases. AttachJobs must be called before claiming.
-func NewPayouts(db *gorm.DB, provider payouts.Provider, clock Clock, cfg PayoutConfig, logger *slog.Logger) *Payouts {
-	return &Payouts{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger}
+// NewPayouts wires the payout use cases.
+func NewPayouts(db *gorm.DB, provider payouts.Provider, clock Clock, cfg PayoutConfig, logger *slog.Logger, outbox *Outbox) *Payouts {
+	return &Payouts{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger, outbox: outbox}
 }
-
-// AttachJobs gives the pipeline its job queue. The queue's workers call back into
-// Payouts, so the two are wired in two steps.
-func (p *Payouts) AttachJobs(jobs JobInserter) { p.jobs = jobs }
 
 // ErrAmbiguous wraps a provider failure whose outcome is unknown (timeout, 5xx, crash).
 var ErrAmbiguous = errors.New("payout outcome unknown")
@@ -107,7 +96,7 @@ func (p *Payouts) claimBatch(ctx context.Context, token string) (string, int, er
 			return fmt.Errorf("claim %s: insert batch: %w", token, err)
 		}
 		for i := range claimed {
-			if err := transition(tx, &claimed[i], change{to: models.StatusProcessing, batchID: &batchID, actor: "payout-batcher"}, now); err != nil {
+			if err := transition(ctx, tx, p.outbox, &claimed[i], change{to: models.StatusProcessing, batchID: &batchID, actor: "payout-batcher"}, now); err != nil {
 				return err
 			}
 		}
@@ -120,23 +109,11 @@ func (p *Payouts) claimBatch(ctx context.Context, token string) (string, int, er
 }
 
 func (p *Payouts) enqueue(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error {
-	if p.jobs == nil {
-		return errors.New("payouts: no job queue attached")
-	}
-	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return errors.New("payouts: enqueue needs a database transaction")
-	}
 	if opts == nil {
 		opts = &river.InsertOpts{}
 	}
-	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = p.cfg.MaxAttempts
-	}
-	if _, err := p.jobs.InsertTx(ctx, sqlTx, args, opts); err != nil {
-		return fmt.Errorf("enqueue %s: %w", args.Kind(), err)
-	}
-	return nil
+	opts.MaxAttempts = p.cfg.MaxAttempts
+	return p.outbox.enqueue(ctx, tx, args, opts)
 }
 
 // Submit hands a claimed batch to the provider. Called by the submission job, once
@@ -235,7 +212,7 @@ func (p *Payouts) settle(ctx context.Context, batch *models.PayoutBatch, results
 			txHash, reason := r.TxHash, r.Reason
 			switch r.Status {
 			case payouts.ItemConfirmed:
-				if err := transition(tx, w, change{to: models.StatusConfirmed, txHash: &txHash, providerReference: reference, actor: "payout-worker"}, now); err != nil {
+				if err := transition(ctx, tx, p.outbox, w, change{to: models.StatusConfirmed, txHash: &txHash, providerReference: reference, actor: "payout-worker"}, now); err != nil {
 					return err
 				}
 				open--
@@ -243,7 +220,7 @@ func (p *Payouts) settle(ctx context.Context, batch *models.PayoutBatch, results
 				if reason == "" {
 					reason = "failed"
 				}
-				if err := transition(tx, w, change{to: models.StatusFailed, failureReason: &reason, providerReference: reference, actor: "payout-worker"}, now); err != nil {
+				if err := transition(ctx, tx, p.outbox, w, change{to: models.StatusFailed, failureReason: &reason, providerReference: reference, actor: "payout-worker"}, now); err != nil {
 					return err
 				}
 				open--

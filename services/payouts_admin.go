@@ -104,7 +104,7 @@ func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution
 			return err
 		}
 		now := p.clock.now()
-		if err := p.resolveOne(tx, &w, r, now); err != nil {
+		if err := p.resolveOne(ctx, tx, &w, r, now); err != nil {
 			return err
 		}
 		return p.completeIfSettled(tx, *w.BatchID, now)
@@ -147,7 +147,7 @@ func (p *Payouts) ResolveBatch(ctx context.Context, batchID string, r Resolution
 			return fmt.Errorf("resolve batch items: %w", err)
 		}
 		for i := range items {
-			if err := p.resolveOne(tx, &items[i], r, now); err != nil {
+			if err := p.resolveOne(ctx, tx, &items[i], r, now); err != nil {
 				return err
 			}
 		}
@@ -185,7 +185,7 @@ func (p *Payouts) requireFlagged(tx *gorm.DB, w models.Withdrawal) error {
 	return nil
 }
 
-func (p *Payouts) resolveOne(tx *gorm.DB, w *models.Withdrawal, r Resolution, now time.Time) error {
+func (p *Payouts) resolveOne(ctx context.Context, tx *gorm.DB, w *models.Withdrawal, r Resolution, now time.Time) error {
 	c := change{actor: r.Actor}
 	details := map[string]any{"withdrawalId": w.ID, "batchId": *w.BatchID}
 	switch r.Action {
@@ -198,7 +198,7 @@ func (p *Payouts) resolveOne(tx *gorm.DB, w *models.Withdrawal, r Resolution, no
 		c.to, c.failureReason = models.StatusFailed, &reason
 		details["reason"] = reason
 	}
-	if err := transition(tx, w, c, now); err != nil {
+	if err := transition(ctx, tx, p.outbox, w, c, now); err != nil {
 		return err
 	}
 	return recordAction(tx, r.Actor, "withdrawal."+r.Action, "withdrawal", w.ID, details, now)

@@ -30,12 +30,13 @@ type Withdrawals struct {
 	addresses     *address.Validator
 	clock         Clock
 	batchInterval time.Duration
+	outbox        *Outbox
 }
 
 // NewWithdrawals wires the withdrawal use cases. batchInterval is how often the payout
 // batcher runs; it feeds the estimatedCompletion of new withdrawals.
-func NewWithdrawals(db *gorm.DB, addresses *address.Validator, clock Clock, batchInterval time.Duration) *Withdrawals {
-	return &Withdrawals{db: db, addresses: addresses, clock: clock, batchInterval: batchInterval}
+func NewWithdrawals(db *gorm.DB, addresses *address.Validator, clock Clock, batchInterval time.Duration, outbox *Outbox) *Withdrawals {
+	return &Withdrawals{db: db, addresses: addresses, clock: clock, batchInterval: batchInterval, outbox: outbox}
 }
 
 // CreateInput is a merchant's withdrawal request.
@@ -172,13 +173,17 @@ func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdr
 			return s.insufficient(tx, w)
 		}
 		id := w.ID
-		return postJournal(tx, models.LedgerJournal{
+		if err := postJournal(tx, models.LedgerJournal{
 			ID: newJournalID(), Kind: models.JournalWithdrawalLock, MerchantID: w.MerchantID, Token: w.Token,
 			WithdrawalID: &id, CreatedAt: now,
 		}, []posting{
 			{merchantAvailableAccount(w.MerchantID, w.Token), w.Amount.Neg()},
 			{merchantPendingAccount(w.MerchantID, w.Token), w.Amount},
-		})
+		}); err != nil {
+			return err
+		}
+		_, err = s.outbox.record(ctx, tx, w.MerchantID, EventWithdrawalPending, w.ID, eventData(w), now, nil)
+		return err
 	})
 	if err != nil {
 		return models.Withdrawal{}, err
@@ -233,7 +238,7 @@ func (s *Withdrawals) Cancel(ctx context.Context, merchantID, id string) (models
 			return &InvalidStateError{ID: w.ID, Status: string(w.Status),
 				Message: fmt.Sprintf("Withdrawal %s is %s; only pending withdrawals can be cancelled", w.ID, w.Status)}
 		}
-		return transition(tx, &w, change{to: models.StatusCancelled, actor: "merchant"}, s.clock.now())
+		return transition(ctx, tx, s.outbox, &w, change{to: models.StatusCancelled, actor: "merchant"}, s.clock.now())
 	})
 	return w, err
 }

@@ -22,7 +22,7 @@ func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
 	accounts := services.NewAccounts(db, time.Now)
 	v, _ := address.NewValidator("mainnet")
-	w := services.NewWithdrawals(db, v, time.Now, time.Minute)
+	w := services.NewWithdrawals(db, v, time.Now, time.Minute, services.NewOutbox(6))
 	merchants := make([]string, 100)
 	for i := range merchants {
 		m, err := accounts.CreateMerchant(ctx, fmt.Sprintf("bench %d", i))

@@ -31,6 +31,13 @@ type config struct {
 	Workers               int
 	SandboxConfirmDelay   time.Duration
 	SandboxFailAddresses  []string
+
+	WebhookAllowPrivateURLs bool
+	WebhookTimeout          time.Duration
+	WebhookDisableAfter     time.Duration
+	WebhookMaxAttempts      int
+	WebhookRetryBase        time.Duration
+	WebhookWorkers          int
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
@@ -59,6 +66,12 @@ func loadConfig() (config, error) {
 	c.PayoutRetryMax = envDuration("PAYOUT_RETRY_MAX", 10*time.Minute, &errs)
 	c.Workers = envInt("WORKERS", 10, &errs)
 	c.SandboxConfirmDelay = envDuration("SANDBOX_CONFIRM_DELAY", 3*time.Second, &errs)
+	c.WebhookAllowPrivateURLs = envBool("WEBHOOK_ALLOW_PRIVATE_URLS", false, &errs)
+	c.WebhookTimeout = envDuration("WEBHOOK_TIMEOUT", 10*time.Second, &errs)
+	c.WebhookDisableAfter = envDuration("WEBHOOK_DISABLE_AFTER", 72*time.Hour, &errs)
+	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
+	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
+	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 20, &errs)
 	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
 		c.SandboxFailAddresses = strings.Split(v, ",")
 	}

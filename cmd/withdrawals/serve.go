@@ -33,7 +33,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		RetryMax:  cfg.PayoutRetryMax,
 		Workers:   cfg.Workers,
 		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses},
-		Logger:    logger,
+		Webhooks: services.WebhookConfig{
+			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
+			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
+		},
+		WebhookWorkers:     cfg.WebhookWorkers,
+		WebhookMaxAttempts: cfg.WebhookMaxAttempts,
+		Logger:             logger,
 	})
 	if err != nil {
 		return err

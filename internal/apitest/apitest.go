@@ -42,6 +42,7 @@ type Options struct {
 	// Provider replaces the sandbox; Sandbox configures it otherwise.
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
+	Webhooks services.WebhookConfig
 	// StartJobs runs the River workers (periodic batching, submission, polling).
 	StartJobs bool
 }
@@ -66,7 +67,10 @@ func New(t testing.TB, opts ...func(*Options)) *Env {
 
 func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	t.Helper()
-	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond}
+	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond,
+		// Receivers in tests listen on 127.0.0.1, so private URLs are allowed here.
+		Webhooks: services.WebhookConfig{AllowPrivateURLs: true, Timeout: 2 * time.Second, DisableAfter: 72 * time.Hour,
+			RotationOverlap: 24 * time.Hour, RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -77,12 +81,15 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		BatchInterval:  o.BatchInterval,
 		Payout: services.PayoutConfig{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
 			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
-		RetryBase: 10 * time.Millisecond,
-		RetryMax:  100 * time.Millisecond,
-		Workers:   4,
-		Provider:  o.Provider,
-		Sandbox:   o.Sandbox,
-		Logger:    logger,
+		RetryBase:          10 * time.Millisecond,
+		RetryMax:           100 * time.Millisecond,
+		Workers:            4,
+		Provider:           o.Provider,
+		Sandbox:            o.Sandbox,
+		Webhooks:           o.Webhooks,
+		WebhookWorkers:     4,
+		WebhookMaxAttempts: 6,
+		Logger:             logger,
 	})
 	if err != nil {
 		t.Fatal(err)

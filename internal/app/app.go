@@ -29,6 +29,10 @@ type Config struct {
 	RetryBase      time.Duration
 	RetryMax       time.Duration
 	Workers        int
+	Webhooks       services.WebhookConfig
+	WebhookWorkers int
+	// WebhookMaxAttempts is how many times a delivery is tried (about a day of retries).
+	WebhookMaxAttempts int
 	// Provider is the payment service; nil means the sandbox configured by Sandbox.
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
@@ -41,6 +45,7 @@ type App struct {
 	Accounts    *services.Accounts
 	Withdrawals *services.Withdrawals
 	Payouts     *services.Payouts
+	Webhooks    *services.Webhooks
 	Provider    payouts.Provider
 	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
 	Handler     http.Handler
@@ -66,15 +71,18 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		}
 		provider = payouts.NewSandbox(db, cfg.Sandbox)
 	}
+	outbox := services.NewOutbox(cfg.WebhookMaxAttempts)
 	a := &App{
 		Accounts:    services.NewAccounts(db, cfg.Clock),
-		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval),
-		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger),
+		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval, outbox),
+		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox),
+		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox),
 		Provider:    provider,
 	}
-	a.Jobs, err = services.NewJobClient(sqlDB, a.Payouts, services.QueueConfig{
+	a.Jobs, err = services.NewJobClient(sqlDB, outbox, a.Payouts, a.Webhooks, services.QueueConfig{
 		BatchInterval: cfg.BatchInterval, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-		Workers: cfg.Workers, Logger: slog.New(minLevel{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}),
+		Workers: cfg.Workers, WebhookWorkers: cfg.WebhookWorkers,
+		Logger: slog.New(minLevel{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
@@ -85,6 +93,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Accounts:     a.Accounts,
 		FeeSchedules: services.NewFeeSchedules(db, cfg.Clock),
 		Payouts:      a.Payouts,
+		Webhooks:     a.Webhooks,
 		Ready:        sqlDB.PingContext,
 		OpenAPI:      withdrawals.OpenAPI,
 		Logger:       cfg.Logger,

@@ -1,0 +1,111 @@
+package services
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
+)
+
+// JobInserter puts River jobs in the caller's transaction; *river.Client[*sql.Tx] is one.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Outbox is everything a transaction hands to the world after it commits: webhook
+// events (and their deliveries) and background jobs. Both are rows written in the
+// caller's transaction, so a rolled-back change leaves neither, and a committed one
+// always has both.
+type Outbox struct {
+	jobs               JobInserter
+	maxWebhookAttempts int
+}
+
+// NewOutbox returns an outbox; AttachJobs gives it the job queue once that exists.
+func NewOutbox(maxWebhookAttempts int) *Outbox {
+	return &Outbox{maxWebhookAttempts: maxWebhookAttempts}
+}
+
+// AttachJobs gives the outbox its job queue. The queue's workers use the services
+// that write to the outbox, so the two are wired in two steps.
+func (o *Outbox) AttachJobs(jobs JobInserter) { o.jobs = jobs }
+
+// enqueue inserts a River job in the transaction.
+func (o *Outbox) enqueue(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error {
+	if o.jobs == nil {
+		return errors.New("outbox: no job queue attached")
+	}
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return errors.New("outbox: enqueue needs a database transaction")
+	}
+	if opts == nil {
+		opts = &river.InsertOpts{}
+	}
+	if _, err := o.jobs.InsertTx(ctx, sqlTx, args, opts); err != nil {
+		return fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// Event types announced to merchants.
+const (
+	EventWithdrawalPending    = "withdrawal.pending"
+	EventWithdrawalProcessing = "withdrawal.processing"
+	EventWithdrawalConfirmed  = "withdrawal.confirmed"
+	EventWithdrawalFailed     = "withdrawal.failed"
+	EventWithdrawalCancelled  = "withdrawal.cancelled"
+	EventPing                 = "ping"
+)
+
+// EventTypes are the events an endpoint can subscribe to.
+var EventTypes = []string{EventWithdrawalPending, EventWithdrawalProcessing, EventWithdrawalConfirmed, EventWithdrawalFailed, EventWithdrawalCancelled}
+
+// record writes one event and a delivery (with its job) for every enabled endpoint of
+// the merchant subscribed to it. only, when set, restricts delivery to that endpoint
+// (test pings).
+func (o *Outbox) record(ctx context.Context, tx *gorm.DB, merchantID, eventType, subjectID string, data any, now time.Time, only *models.WebhookEndpoint) (models.WebhookEvent, error) {
+	evt := models.WebhookEvent{ID: newEventID(), MerchantID: merchantID, Type: eventType, CreatedAt: now}
+	if subjectID != "" {
+		evt.SubjectID = &subjectID
+	}
+	body, err := json.Marshal(map[string]any{"id": evt.ID, "event": eventType, "data": data, "timestamp": now.UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return evt, fmt.Errorf("outbox: encode %s: %w", eventType, err)
+	}
+	evt.Payload = body
+	if err := tx.Create(&evt).Error; err != nil {
+		return evt, fmt.Errorf("outbox: insert event: %w", err)
+	}
+	var endpoints []models.WebhookEndpoint
+	if only != nil {
+		endpoints = []models.WebhookEndpoint{*only}
+	} else if err := tx.Where("merchant_id = ? AND deleted_at IS NULL AND disabled_at IS NULL AND jsonb_exists(events, ?)", merchantID, eventType).
+		Find(&endpoints).Error; err != nil {
+		return evt, fmt.Errorf("outbox: find endpoints: %w", err)
+	}
+	for _, ep := range endpoints {
+		d := models.WebhookDelivery{ID: newDeliveryID(), EventID: evt.ID, EndpointID: ep.ID, MerchantID: merchantID,
+			EventType: eventType, Status: models.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&d).Error; err != nil {
+			return evt, fmt.Errorf("outbox: insert delivery: %w", err)
+		}
+		if err := o.enqueueDelivery(ctx, tx, d.ID); err != nil {
+			return evt, err
+		}
+	}
+	return evt, nil
+}
+
+func (o *Outbox) enqueueDelivery(ctx context.Context, tx *gorm.DB, deliveryID string) error {
+	return o.enqueue(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID},
+		&river.InsertOpts{Queue: webhookQueue, MaxAttempts: o.maxWebhookAttempts})
+}

@@ -1,0 +1,240 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/webhooks"
+)
+
+// WebhookConfig tunes webhook registration and delivery.
+type WebhookConfig struct {
+	AllowPrivateURLs bool          // WEBHOOK_ALLOW_PRIVATE_URLS: local development only
+	Timeout          time.Duration // per attempt
+	DisableAfter     time.Duration // continuous failure before an endpoint is disabled
+	RotationOverlap  time.Duration // how long the old secret keeps signing
+	RetryBase        time.Duration // first retry delay; grows threefold per attempt
+	RetryMax         time.Duration // cap on one retry delay
+}
+
+// maxEndpoints keeps one merchant from fanning every event out to hundreds of URLs.
+const maxEndpoints = 16
+
+// Webhooks owns merchants' webhook endpoints and the delivery of their events.
+type Webhooks struct {
+	db     *gorm.DB
+	clock  Clock
+	cfg    WebhookConfig
+	outbox *Outbox
+	sender webhookSender
+}
+
+// NewWebhooks wires the webhook use cases.
+func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox) *Webhooks {
+	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox,
+		sender: webhookSender{client: webhooks.NewClient(cfg.Timeout, cfg.AllowPrivateURLs)}}
+}
+
+// EndpointInput registers an endpoint.
+type EndpointInput struct {
+	MerchantID  string
+	URL         string
+	Events      []string // empty: every event
+	Description string
+}
+
+// CreateEndpoint registers a receiver and returns it with its secret, which is shown
+// only now.
+func (s *Webhooks) CreateEndpoint(ctx context.Context, in EndpointInput) (models.WebhookEndpoint, error) {
+	in.URL = strings.TrimSpace(in.URL)
+	if err := webhooks.ValidateURL(in.URL, s.cfg.AllowPrivateURLs); err != nil {
+		return models.WebhookEndpoint{}, invalid(CodeInvalidRequest, "url", "%v", err)
+	}
+	events := in.Events
+	if len(events) == 0 {
+		events = EventTypes
+	}
+	for _, e := range events {
+		if !slices.Contains(EventTypes, e) {
+			return models.WebhookEndpoint{}, invalid(CodeInvalidRequest, "events", "unknown event %q (known: %s)", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	if len(in.Description) > 500 {
+		return models.WebhookEndpoint{}, invalid(CodeInvalidRequest, "description", "description must be at most 500 characters")
+	}
+	ep := models.WebhookEndpoint{ID: newEndpointID(), MerchantID: in.MerchantID, URL: in.URL, Description: in.Description,
+		Events: slices.Compact(slices.Sorted(slices.Values(events))), Secret: webhooks.NewSecret(), CreatedAt: s.clock.now()}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&models.WebhookEndpoint{}).Where("merchant_id = ? AND deleted_at IS NULL", in.MerchantID).Count(&n).Error; err != nil {
+			return fmt.Errorf("count endpoints: %w", err)
+		}
+		if n >= maxEndpoints {
+			return invalid(CodeInvalidRequest, "url", "a merchant can have at most %d webhook endpoints", maxEndpoints)
+		}
+		return tx.Create(&ep).Error
+	})
+	return ep, err
+}
+
+// ListEndpoints returns the merchant's endpoints, with whether each is disabled and why.
+func (s *Webhooks) ListEndpoints(ctx context.Context, merchantID string) ([]models.WebhookEndpoint, error) {
+	eps := []models.WebhookEndpoint{}
+	err := s.db.WithContext(ctx).Where("merchant_id = ? AND deleted_at IS NULL", merchantID).Order("created_at, id").Find(&eps).Error
+	return eps, err
+}
+
+func (s *Webhooks) endpoint(ctx context.Context, tx *gorm.DB, merchantID, id string) (models.WebhookEndpoint, error) {
+	var ep models.WebhookEndpoint
+	res := tx.WithContext(ctx).Where("id = ? AND merchant_id = ? AND deleted_at IS NULL", id, merchantID).Limit(1).Find(&ep)
+	if res.Error != nil {
+		return ep, fmt.Errorf("find endpoint: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ep, fmt.Errorf("endpoint %s: %w", id, ErrNotFound)
+	}
+	return ep, nil
+}
+
+// DeleteEndpoint stops all deliveries to an endpoint. Its delivery history stays.
+func (s *Webhooks) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
+	res := s.db.WithContext(ctx).Model(&models.WebhookEndpoint{}).
+		Where("id = ? AND merchant_id = ? AND deleted_at IS NULL", id, merchantID).UpdateColumn("deleted_at", s.clock.now())
+	if res.Error != nil {
+		return fmt.Errorf("delete endpoint: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("endpoint %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RotateSecret gives an endpoint a new secret; the old one keeps signing alongside it
+// for RotationOverlap, so receivers can switch without losing a delivery.
+func (s *Webhooks) RotateSecret(ctx context.Context, merchantID, id string) (models.WebhookEndpoint, error) {
+	var ep models.WebhookEndpoint
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if ep, err = s.endpoint(ctx, tx.Clauses(clause.Locking{Strength: "UPDATE"}), merchantID, id); err != nil {
+			return err
+		}
+		now := s.clock.now()
+		expires := now.Add(s.cfg.RotationOverlap)
+		old := ep.Secret
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt, ep.Secret = &old, &expires, webhooks.NewSecret()
+		return tx.Model(&models.WebhookEndpoint{}).Where("id = ?", id).UpdateColumns(map[string]any{
+			"secret": ep.Secret, "previous_secret": old, "previous_secret_expires_at": expires}).Error
+	})
+	return ep, err
+}
+
+// SendTest queues a "ping" event to one endpoint, enabled or not: a way to check a
+// receiver, and to see a disabled one answer again.
+func (s *Webhooks) SendTest(ctx context.Context, merchantID, id string) (models.WebhookEvent, error) {
+	var evt models.WebhookEvent
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		ep, err := s.endpoint(ctx, tx, merchantID, id)
+		if err != nil {
+			return err
+		}
+		now := s.clock.now()
+		evt, err = s.outbox.record(ctx, tx, merchantID, EventPing, ep.ID,
+			map[string]any{"endpointId": ep.ID, "message": "Test event from the withdrawals service"}, now, &ep)
+		return err
+	})
+	return evt, err
+}
+
+// DeliveryFilter narrows the delivery log.
+type DeliveryFilter struct {
+	MerchantID, EndpointID, Status, EventType string
+	Limit, Offset                             int
+}
+
+// DeliveryView is a delivery with its attempts.
+type DeliveryView struct {
+	models.WebhookDelivery
+	Attempts []models.WebhookAttempt
+}
+
+// ListDeliveries pages through the merchant's deliveries, newest first, each with every
+// attempt (two queries for the page).
+func (s *Webhooks) ListDeliveries(ctx context.Context, f DeliveryFilter) (Page[DeliveryView], error) {
+	page := Page[DeliveryView]{Limit: f.Limit, Offset: f.Offset, Items: []DeliveryView{}}
+	q := s.db.WithContext(ctx).Model(&models.WebhookDelivery{}).Where("merchant_id = ?", f.MerchantID)
+	if f.EndpointID != "" {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	if f.Status != "" {
+		switch models.DeliveryStatus(f.Status) {
+		case models.DeliveryPending, models.DeliverySucceeded, models.DeliveryFailed:
+		default:
+			return page, invalid(CodeInvalidRequest, "status", "status must be pending, succeeded or failed")
+		}
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.EventType != "" {
+		if f.EventType != EventPing && !slices.Contains(EventTypes, f.EventType) {
+			return page, invalid(CodeInvalidRequest, "eventType", "unknown event type %q", f.EventType)
+		}
+		q = q.Where("event_type = ?", f.EventType)
+	}
+	if err := q.Count(&page.Total).Error; err != nil {
+		return page, fmt.Errorf("count deliveries: %w", err)
+	}
+	var ds []models.WebhookDelivery
+	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&ds).Error; err != nil {
+		return page, fmt.Errorf("list deliveries: %w", err)
+	}
+	if len(ds) == 0 {
+		return page, nil
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	var attempts []models.WebhookAttempt
+	if err := s.db.WithContext(ctx).Where("delivery_id IN ?", ids).Order("attempted_at, id").Find(&attempts).Error; err != nil {
+		return page, fmt.Errorf("list attempts: %w", err)
+	}
+	byDelivery := map[string][]models.WebhookAttempt{}
+	for _, a := range attempts {
+		byDelivery[a.DeliveryID] = append(byDelivery[a.DeliveryID], a)
+	}
+	for _, d := range ds {
+		page.Items = append(page.Items, DeliveryView{WebhookDelivery: d, Attempts: append([]models.WebhookAttempt{}, byDelivery[d.ID]...)})
+	}
+	return page, nil
+}
+
+// RetryDelivery sends a delivery again now, whatever its state: the same event id and
+// body, so a receiver that already has it deduplicates.
+func (s *Webhooks) RetryDelivery(ctx context.Context, merchantID, id string) (models.WebhookDelivery, error) {
+	var d models.WebhookDelivery
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&d)
+		if res.Error != nil {
+			return fmt.Errorf("find delivery: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("delivery %s: %w", id, ErrNotFound)
+		}
+		if _, err := s.endpoint(ctx, tx, merchantID, d.EndpointID); err != nil {
+			return &InvalidStateError{ID: id, Status: string(d.Status), Message: "The delivery's endpoint was deleted"}
+		}
+		now := s.clock.now()
+		d.Status, d.UpdatedAt = models.DeliveryPending, now
+		if err := tx.Model(&models.WebhookDelivery{}).Where("id = ?", id).UpdateColumns(map[string]any{"status": d.Status, "updated_at": now}).Error; err != nil {
+			return fmt.Errorf("retry delivery: %w", err)
+		}
+		return s.outbox.enqueueDelivery(ctx, tx, id)
+	})
+	return d, err
+}

@@ -1,0 +1,160 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"syscall"
+	"time"
+)
+
+// ErrForbiddenAddress is returned when a webhook URL resolves to an address that must
+// not be reached from here (SSRF protection).
+var ErrForbiddenAddress = errors.New("webhooks: destination address is not allowed")
+
+// blocked are the ranges a merchant's URL may never reach: private networks, loopback,
+// link-local (including 169.254.169.254, the cloud metadata service), shared and
+// reserved space, multicast, and the unspecified addresses.
+var blocked = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("ff00::/8"),
+}
+
+// Allowed reports whether ip is a public unicast address a webhook may be sent to.
+func Allowed(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range blocked {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateURL checks a webhook URL as registered: absolute http(s), a host, no
+// credentials. Literal IP hosts are checked at once; names are checked when dialled.
+func ValidateURL(raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" {
+		return errors.New("url must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return errors.New("url must not contain credentials")
+	}
+	if len(raw) > 2048 {
+		return errors.New("url must be at most 2048 characters")
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !allowPrivate && !Allowed(ip) {
+		return errors.New("url points to a private, loopback or link-local address")
+	}
+	return nil
+}
+
+// NewClient returns the HTTP client deliveries use. The dialer checks the address it
+// is about to connect to, after DNS resolution, so a name that resolves (or rebinds) to
+// 127.0.0.1 is refused as surely as the literal. Redirects are not followed and no
+// proxy from the environment is used.
+func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{
+		Timeout: 5 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			if allowPrivate {
+				return nil
+			}
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+			}
+			if !Allowed(ap.Addr()) {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
+			}
+			return nil
+		},
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &http.Client{
+		Timeout:   timeout,
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Result is what one delivery attempt saw.
+type Result struct {
+	StatusCode int           // 0 when no response arrived
+	Latency    time.Duration // until the response headers, or the failure
+	RetryAfter time.Duration // from a 429's Retry-After, when given
+	Err        error         // transport failure (timeout, refused address, ...)
+}
+
+// Post sends one signed webhook request and reads (and discards) a bounded response.
+func Post(ctx context.Context, client *http.Client, target string, headers map[string]string, body []byte) Result {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return Result{Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "withdrawals-webhooks/1")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	res := Result{Latency: time.Since(start), Err: err}
+	if err != nil {
+		return res
+	}
+	defer resp.Body.Close()
+	// Read a bounded amount so the connection can be reused; a receiver cannot make us
+	// read an endless body.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	res.StatusCode = resp.StatusCode
+	if resp.StatusCode == http.StatusTooManyRequests {
+		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return res
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var secs int
+	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
