@@ -305,3 +305,52 @@ func TestSlowEndpointDoesNotDelayOtherMerchants(t *testing.T) {
 	}
 	once.Do(func() { close(release) })
 }
+
+// An endpoint that keeps failing for WEBHOOK_DISABLE_AFTER is disabled, and the
+// merchant sees why; time is moved by the test's clock, not slept through.
+func TestContinuouslyFailingEndpointIsDisabled(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	env := apitest.New(t, func(o *apitest.Options) {
+		o.Clock = clock
+		o.Webhooks.DisableAfter = 72 * time.Hour
+	})
+	_, key := env.Merchant("Acme")
+	receiver := apitest.NewReceiver(t, func(int, *http.Request) int { return http.StatusServiceUnavailable })
+	ep := registerEndpoint(t, env, key, map[string]any{"url": receiver.URL})
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/webhook-endpoints/" + ep.ID + "/test", Key: key})
+	var deliveryID string
+	env.DB.Raw(`SELECT id FROM webhook_deliveries WHERE endpoint_id = ?`, ep.ID).Scan(&deliveryID)
+
+	// The worker's attempts, driven directly (jobs not started).
+	ctx := t.Context()
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err == nil {
+		t.Fatal("a 503 was not reported for retry")
+	}
+	advance(71 * time.Hour)
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err == nil {
+		t.Fatal("disabled too early")
+	}
+	var list struct{ Endpoints []struct{ Status, FailingSince string } }
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/webhook-endpoints", Key: key}).Decode(t, &list)
+	if list.Endpoints[0].Status != "enabled" || list.Endpoints[0].FailingSince == "" {
+		t.Errorf("after 71h: %+v", list)
+	}
+	advance(2 * time.Hour)
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err != nil {
+		t.Fatalf("the last attempt should settle the delivery: %v", err)
+	}
+	var after struct{ Endpoints []endpoint }
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/webhook-endpoints", Key: key}).Decode(t, &after)
+	if after.Endpoints[0].Status != "disabled" || after.Endpoints[0].DisabledReason == nil || *after.Endpoints[0].DisabledReason != "failing" {
+		t.Errorf("after 73h of failures: %+v", after.Endpoints[0])
+	}
+	var status string
+	env.DB.Raw(`SELECT status FROM webhook_deliveries WHERE id = ?`, deliveryID).Scan(&status)
+	if status != "failed" || len(receiver.Requests()) != 3 {
+		t.Errorf("delivery %s after %d requests", status, len(receiver.Requests()))
+	}
+}

@@ -43,6 +43,8 @@ type Options struct {
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
 	Webhooks services.WebhookConfig
+	// Clock replaces the wall clock for the whole service.
+	Clock services.Clock
 	// StartJobs runs the River workers (periodic batching, submission, polling).
 	StartJobs bool
 }
@@ -87,6 +89,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		Provider:           o.Provider,
 		Sandbox:            o.Sandbox,
 		Webhooks:           o.Webhooks,
+		Clock:              o.Clock,
 		WebhookWorkers:     4,
 		WebhookMaxAttempts: 6,
 		Logger:             logger,
