@@ -334,7 +334,9 @@ func TestContinuouslyFailingEndpointIsDisabled(t *testing.T) {
 	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err == nil {
 		t.Fatal("disabled too early")
 	}
-	var list struct{ Endpoints []struct{ Status, FailingSince string } }
+	var list struct {
+		Endpoints []struct{ Status, FailingSince string }
+	}
 	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/webhook-endpoints", Key: key}).Decode(t, &list)
 	if list.Endpoints[0].Status != "enabled" || list.Endpoints[0].FailingSince == "" {
 		t.Errorf("after 71h: %+v", list)
