@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
 )
 
@@ -42,7 +43,8 @@ func (s *Server) listMerchants(c echo.Context) error {
 }
 
 type createKeyRequest struct {
-	Name string `json:"name" validate:"max=200"`
+	Name  string `json:"name" validate:"max=200"`
+	Scope string `json:"scope" validate:"omitempty,oneof=read read_write"`
 }
 
 // createMerchantKey returns the plaintext key once; only its hash is stored. The body
@@ -54,7 +56,7 @@ func (s *Server) createMerchantKey(c echo.Context) error {
 			return err
 		}
 	}
-	k, err := s.Accounts.CreateMerchantKey(c.Request().Context(), c.Param("id"), req.Name)
+	k, err := s.Accounts.CreateMerchantKey(c.Request().Context(), c.Param("id"), req.Name, models.Scope(req.Scope))
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,17 @@ func requireRole(role models.Role) echo.MiddlewareFunc {
 	}
 }
 
+// requireWriteScope lets read-only keys through on GET only: every other method moves
+// money or changes settings.
+func requireWriteScope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method != http.MethodGet && principal(c).Scope != models.ScopeReadWrite {
+			return newAPIError(http.StatusForbidden, "FORBIDDEN", "This API key is read-only")
+		}
+		return next(c)
+	}
+}
+
 func principal(c echo.Context) services.Principal {
 	p, _ := c.Get(principalKey).(services.Principal)
 	return p

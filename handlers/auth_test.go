@@ -2,7 +2,10 @@ package handlers_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/paycore/withdrawals/internal/apitest"
 )
@@ -132,5 +135,57 @@ func TestHealthAndContract(t *testing.T) {
 		if r := env.Do(apitest.Request{Method: http.MethodGet, Path: path}); r.Status != http.StatusOK {
 			t.Errorf("%s: %d", path, r.Status)
 		}
+	}
+}
+
+// Every merchant route of the contract, against a read-only key and a read_write key:
+// read keys may only GET; read_write keys are never refused for their scope.
+func TestScopeMatrix(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	merchantID, writeKey := env.Merchant("Acme")
+	r := env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/merchants/" + merchantID + "/api-keys", Key: env.AdminKey,
+		Body: map[string]any{"name": "dashboard", "scope": "read"}})
+	if r.Status != http.StatusCreated || r.JSON()["scope"] != "read" {
+		t.Fatalf("read key: %d %s", r.Status, r.Body)
+	}
+	readKey := r.JSON()["key"].(string)
+	env.Credit(merchantID, "BTC", "1")
+
+	checked := 0
+	for _, op := range apitest.Operations(t) {
+		if !strings.HasPrefix(op.Path, "/api/") || strings.HasPrefix(op.Path, "/api/admin/") {
+			continue
+		}
+		path := strings.NewReplacer("{id}", "xyz_0000000000000000").Replace(op.Path)
+		for _, tc := range []struct {
+			key      string
+			refused  bool
+			scopeFor string
+		}{
+			{readKey, op.Method != http.MethodGet, "read"},
+			{writeKey, false, "read_write"},
+		} {
+			// Bodies are deliberately empty objects: a refused scope must be refused before
+			// any validation, and an allowed one must get past the scope check.
+			req := apitest.Request{Method: op.Method, Path: path, Key: tc.key}
+			if op.Method == http.MethodPost || op.Method == http.MethodPut {
+				req.Body = map[string]any{}
+			}
+			got := env.Do(req)
+			if tc.refused && (got.Status != http.StatusForbidden || got.ErrorCode() != "FORBIDDEN") {
+				t.Errorf("%s key on %s %s: %d %s, want 403", tc.scopeFor, op.Method, op.Path, got.Status, got.Body)
+			}
+			if !tc.refused && (got.Status == http.StatusForbidden || got.Status == http.StatusUnauthorized) {
+				t.Errorf("%s key on %s %s: %d %s, want it allowed", tc.scopeFor, op.Method, op.Path, got.Status, got.Body)
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d route checks: the contract walk found too few merchant routes", checked)
+	}
+	if available, _ := env.Balance(writeKey, "BTC"); !available.Equal(decimal.NewFromInt(1)) {
+		t.Errorf("a refused call moved money: %s", available)
 	}
 }

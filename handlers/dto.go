@@ -156,6 +156,7 @@ type apiKeyDTO struct {
 	ID         string  `json:"id"`
 	MerchantID *string `json:"merchantId"`
 	Role       string  `json:"role"`
+	Scope      string  `json:"scope"`
 	Name       string  `json:"name"`
 	Prefix     string  `json:"prefix"`
 	CreatedAt  string  `json:"createdAt"`
@@ -165,7 +166,7 @@ type apiKeyDTO struct {
 
 func apiKeyOf(k models.APIKey) apiKeyDTO {
 	return apiKeyDTO{
-		ID: k.ID, MerchantID: k.MerchantID, Role: string(k.Role), Name: k.Name, Prefix: k.KeyPrefix,
+		ID: k.ID, MerchantID: k.MerchantID, Role: string(k.Role), Scope: string(k.Scope), Name: k.Name, Prefix: k.KeyPrefix,
 		CreatedAt: timestamp(k.CreatedAt), LastUsedAt: optionalTimestamp(k.LastUsedAt), RevokedAt: optionalTimestamp(k.RevokedAt),
 	}
 }

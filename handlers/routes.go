@@ -9,7 +9,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.yaml", s.openapi)
 
-	merchant := e.Group("/api", s.authenticate, requireRole("merchant"))
+	merchant := e.Group("/api", s.authenticate, requireRole("merchant"), requireWriteScope)
 	merchant.POST("/withdrawals", s.createWithdrawal)
 	merchant.GET("/withdrawals", s.listWithdrawals)
 	merchant.GET("/withdrawals/fee", s.quoteFee)

@@ -28,11 +28,20 @@ const (
 	RoleAdmin    Role = "admin"    // the /api/admin routes
 )
 
+// Scope says whether a merchant key may act or only read.
+type Scope string
+
+const (
+	ScopeReadWrite Scope = "read_write" // everything the role allows
+	ScopeRead      Scope = "read"       // GET routes only: lists, balance, deliveries
+)
+
 // APIKey stores only the SHA-256 hash of a key; the plaintext is shown once at creation.
 type APIKey struct {
 	ID         string
 	MerchantID *string
 	Role       Role
+	Scope      Scope
 	Name       string
 	KeyHash    []byte
 	KeyPrefix  string

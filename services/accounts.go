@@ -32,6 +32,7 @@ func NewAccounts(db *gorm.DB, clock Clock) *Accounts { return &Accounts{db: db, 
 type Principal struct {
 	KeyID      string
 	Role       models.Role
+	Scope      models.Scope
 	MerchantID string // empty for admin keys
 }
 
@@ -57,7 +58,7 @@ func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principa
 			return Principal{}, fmt.Errorf("authenticate: touch key: %w", err)
 		}
 	}
-	p := Principal{KeyID: key.ID, Role: key.Role}
+	p := Principal{KeyID: key.ID, Role: key.Role, Scope: key.Scope}
 	if key.MerchantID != nil {
 		p.MerchantID = *key.MerchantID
 	}
@@ -103,26 +104,33 @@ type IssuedKey struct {
 	Plaintext string
 }
 
-// CreateMerchantKey issues an API key for a merchant.
-func (s *Accounts) CreateMerchantKey(ctx context.Context, merchantID, name string) (IssuedKey, error) {
+// CreateMerchantKey issues an API key for a merchant; scope empty means read_write.
+func (s *Accounts) CreateMerchantKey(ctx context.Context, merchantID, name string, scope models.Scope) (IssuedKey, error) {
 	if err := s.merchantExists(ctx, s.db, merchantID); err != nil {
 		return IssuedKey{}, err
 	}
-	return s.createKey(ctx, &merchantID, models.RoleMerchant, name)
+	return s.createKey(ctx, &merchantID, models.RoleMerchant, name, scope)
 }
 
 // CreateAdminKey issues an admin API key (the CLI's admin create-key).
 func (s *Accounts) CreateAdminKey(ctx context.Context, name string) (IssuedKey, error) {
-	return s.createKey(ctx, nil, models.RoleAdmin, name)
+	return s.createKey(ctx, nil, models.RoleAdmin, name, models.ScopeReadWrite)
 }
 
-func (s *Accounts) createKey(ctx context.Context, merchantID *string, role models.Role, name string) (IssuedKey, error) {
+func (s *Accounts) createKey(ctx context.Context, merchantID *string, role models.Role, name string, scope models.Scope) (IssuedKey, error) {
 	if len(name) > 200 {
 		return IssuedKey{}, invalid(CodeInvalidRequest, "name", "name must be at most 200 characters")
 	}
+	switch scope {
+	case "":
+		scope = models.ScopeReadWrite
+	case models.ScopeRead, models.ScopeReadWrite:
+	default:
+		return IssuedKey{}, invalid(CodeInvalidRequest, "scope", "scope must be read or read_write")
+	}
 	plaintext := newAPIKeySecret()
 	key := models.APIKey{
-		ID: newAPIKeyID(), MerchantID: merchantID, Role: role, Name: name,
+		ID: newAPIKeyID(), MerchantID: merchantID, Role: role, Scope: scope, Name: name,
 		KeyHash: HashAPIKey(plaintext), KeyPrefix: plaintext[:10], CreatedAt: s.clock.now(),
 	}
 	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {

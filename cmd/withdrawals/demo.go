@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
 )
 
@@ -39,7 +40,7 @@ func seedDemo(ctx context.Context, accounts *services.Accounts, addr string, std
 			return err
 		}
 	}
-	merchantKey, err := accounts.CreateMerchantKey(ctx, m.ID, "demo (make run)")
+	merchantKey, err := accounts.CreateMerchantKey(ctx, m.ID, "demo (make run)", models.ScopeReadWrite)
 	if err != nil {
 		return err
 	}

@@ -330,3 +330,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// Operation is one method and path of openapi.yaml.
+type Operation struct{ Method, Path string }
+
+// Operations lists every operation of the contract, so tests can walk all routes and
+// a route added later is covered without editing them.
+func Operations(t testing.TB) []Operation {
+	doc, _, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []Operation
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for method := range doc.Paths.Value(path).Operations() {
+			ops = append(ops, Operation{Method: method, Path: path})
+		}
+	}
+	return ops
+}
