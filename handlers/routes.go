@@ -37,6 +37,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.DELETE("/api-keys/:id", s.revokeKey)
 	admin.GET("/withdrawals", s.adminListWithdrawals)
 	admin.POST("/withdrawals/:id/resolve", s.resolveWithdrawal)
+	admin.GET("/ledger/reconciliation", s.reconciliation)
+	admin.GET("/fee-revenue", s.feeRevenue)
 	admin.GET("/payout-batches", s.listPayoutBatches)
 	admin.POST("/payout-batches/:id/resolve", s.resolvePayoutBatch)
 }

@@ -22,6 +22,7 @@ type Deps struct {
 	FeeSchedules *services.FeeSchedules
 	Payouts      *services.Payouts
 	Webhooks     *services.Webhooks
+	Ledger       *services.Ledger
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error
 	OpenAPI []byte

@@ -79,16 +79,8 @@ func ParseListFilter(q ListQuery) (ListFilter, error) {
 		}
 		f.Offset = (page - 1) * f.Limit
 	}
-	if f.Since, err = dateParam("startDate", q.StartDate, false); err != nil {
-		return f, err
-	}
-	if f.Before, err = dateParam("endDate", q.EndDate, true); err != nil {
-		return f, err
-	}
-	if f.Since != nil && f.Before != nil && !f.Since.Before(*f.Before) {
-		return f, invalid(CodeInvalidRequest, "startDate", "startDate must be before endDate")
-	}
-	return f, nil
+	f.Since, f.Before, err = ParseDateRange(q.StartDate, q.EndDate)
+	return f, err
 }
 
 func intParam(name, raw string, def, lo, hi int) (int, error) {

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/paycore/withdrawals/handlers"
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/migrations"
 	"github.com/paycore/withdrawals/services"
@@ -30,6 +32,7 @@ const usage = `usage:
   withdrawals serve                          run the HTTP API
   withdrawals migrate                        apply database migrations
   withdrawals admin create-key --name NAME   create an admin API key and print it
+  withdrawals admin reconcile                check the ledger; exit 1 on any discrepancy
 `
 
 func main() {
@@ -111,7 +114,13 @@ func closeDB(db *gorm.DB) error {
 	return sqlDB.Close()
 }
 
+// errDiscrepancy makes `admin reconcile` exit non-zero after printing its report.
+var errDiscrepancy = errors.New("ledger reconciliation found discrepancies")
+
 func adminCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reconcile" {
+		return reconcileCommand(ctx, cfg, stdout)
+	}
 	if len(args) == 0 || args[0] != "create-key" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("unknown admin command")
@@ -137,4 +146,27 @@ func adminCommand(ctx context.Context, cfg config, args []string, stdout, stderr
 	// Only the key goes to stdout, so scripts can capture it: ADMIN_KEY=$(withdrawals admin create-key --name ops)
 	_, err = fmt.Fprintln(stdout, key.Plaintext)
 	return err
+}
+
+// reconcileCommand prints the reconciliation report as JSON, the same document as
+// GET /api/admin/ledger/reconciliation.
+func reconcileCommand(ctx context.Context, cfg config, stdout io.Writer) error {
+	db, err := openMigrated(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	report, err := services.NewLedger(db, time.Now).Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(handlers.ReconciliationOf(report)); err != nil {
+		return err
+	}
+	if !report.OK {
+		return errDiscrepancy
+	}
+	return nil
 }

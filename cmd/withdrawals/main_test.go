@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/url"
 	"regexp"
 	"strings"
@@ -60,5 +61,28 @@ func TestMigrateCreatesMissingDatabase(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"bogus"}, &stdout, &stderr); err == nil {
 		t.Error("unknown command succeeded")
+	}
+}
+
+func TestAdminReconcileExitsNonZeroOnDiscrepancy(t *testing.T) {
+	db, dbURL := testdb.New(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "reconcile"}, &stdout, &stderr); err != nil {
+		t.Fatalf("clean ledger: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), `"ok": true`) {
+		t.Errorf("report: %s", stdout.String())
+	}
+	accounts := services.NewAccounts(db, time.Now)
+	m, err := accounts.CreateMerchant(context.Background(), "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`UPDATE balances SET available = 7 WHERE merchant_id = ? AND token = 'BTC'`, m.ID)
+	stdout.Reset()
+	err = run(context.Background(), []string{"admin", "reconcile"}, &stdout, &stderr)
+	if !errors.Is(err, errDiscrepancy) || !strings.Contains(stdout.String(), "balance_mismatch") {
+		t.Errorf("corrupted ledger: err %v, report %s", err, stdout.String())
 	}
 }

@@ -46,6 +46,7 @@ type App struct {
 	Withdrawals *services.Withdrawals
 	Payouts     *services.Payouts
 	Webhooks    *services.Webhooks
+	Ledger      *services.Ledger
 	Provider    payouts.Provider
 	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
 	Handler     http.Handler
@@ -77,6 +78,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval, outbox),
 		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox),
 		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox),
+		Ledger:      services.NewLedger(db, cfg.Clock),
 		Provider:    provider,
 	}
 	a.Jobs, err = services.NewJobClient(sqlDB, outbox, a.Payouts, a.Webhooks, services.QueueConfig{
@@ -94,6 +96,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		FeeSchedules: services.NewFeeSchedules(db, cfg.Clock),
 		Payouts:      a.Payouts,
 		Webhooks:     a.Webhooks,
+		Ledger:       a.Ledger,
 		Ready:        sqlDB.PingContext,
 		OpenAPI:      withdrawals.OpenAPI,
 		Logger:       cfg.Logger,
