@@ -42,6 +42,7 @@ func New(d Deps) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.Use(s.requestLog)
 	s.routes(e)
 	return e
 }

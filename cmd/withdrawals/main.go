@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/paycore/withdrawals/handlers"
 	"github.com/paycore/withdrawals/internal/database"
+	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/migrations"
 	"github.com/paycore/withdrawals/services"
 )
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
+	logger := logging.New(stderr, cfg.LogLevel)
 	switch args[0] {
 	case "serve":
 		return serve(ctx, cfg, logger, stdout)
@@ -71,14 +71,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 // openMigrated connects to the database, creating it and applying migrations when

@@ -25,6 +25,7 @@ import (
 
 	"github.com/paycore/withdrawals"
 	"github.com/paycore/withdrawals/internal/app"
+	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/internal/testdb"
 	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
@@ -43,6 +44,8 @@ type Options struct {
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
 	Webhooks services.WebhookConfig
+	// LogTo receives the service's JSON log at debug level instead of the test log.
+	LogTo io.Writer
 	// Clock replaces the wall clock for the whole service.
 	Clock services.Clock
 	// StartJobs runs the River workers (periodic batching, submission, polling).
@@ -78,6 +81,9 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	}
 	// Errors the service logs (a 500's cause) show up in the test's output.
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+	if o.LogTo != nil {
+		logger = logging.New(o.LogTo, "debug")
+	}
 	a, err := app.New(db, app.Config{
 		BitcoinNetwork: "mainnet",
 		BatchInterval:  o.BatchInterval,
