@@ -2,8 +2,11 @@ package handlers_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -187,5 +190,51 @@ func TestScopeMatrix(t *testing.T) {
 	}
 	if available, _ := env.Balance(writeKey, "BTC"); !available.Equal(decimal.NewFromInt(1)) {
 		t.Errorf("a refused call moved money: %s", available)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	env := apitest.New(t, func(o *apitest.Options) {
+		o.RateLimit, o.RateLimitWithdrawals = 5, 2
+		o.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	merchantID, key := env.Merchant("Acme") // spends the admin key's budget, not this key's
+	env.Credit(merchantID, "USDT", "1000")
+	create := func() apitest.Response {
+		return env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals", Key: key,
+			Body: map[string]any{"token": "USDT", "amount": "10", "address": apitest.ETHAddress}})
+	}
+	for i := 0; i < 2; i++ {
+		if r := create(); r.Status != http.StatusCreated || r.Header.Get("RateLimit-Limit") != "2" || r.Header.Get("RateLimit-Remaining") != strconv.Itoa(1-i) {
+			t.Fatalf("withdrawal %d: %d %v", i, r.Status, r.Header)
+		}
+	}
+	limited := create()
+	if limited.Status != http.StatusTooManyRequests || limited.ErrorCode() != "RATE_LIMITED" ||
+		limited.Header.Get("Retry-After") != "30" || limited.Header.Get("RateLimit-Remaining") != "0" || limited.Header.Get("RateLimit-Reset") != "60" {
+		t.Fatalf("third withdrawal: %d %v %s", limited.Status, limited.Header, limited.Body)
+	}
+	// Other requests still pass on the general limit (5: two spent by withdrawals).
+	for i := 0; i < 3; i++ {
+		if r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}); r.Status != http.StatusOK {
+			t.Fatalf("read %d: %d", i, r.Status)
+		}
+	}
+	if r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}); r.Status != http.StatusTooManyRequests || r.Header.Get("RateLimit-Limit") != "5" {
+		t.Fatalf("sixth request: %d %v", r.Status, r.Header)
+	}
+	var rows int64
+	env.DB.Table("withdrawals").Count(&rows)
+	if rows != 2 {
+		t.Errorf("%d withdrawals, want the 2 allowed", rows)
+	}
+	mu.Lock()
+	now = now.Add(30 * time.Second)
+	mu.Unlock()
+	if r := create(); r.Status != http.StatusCreated {
+		t.Errorf("after the window: %d %s", r.Status, r.Body)
 	}
 }

@@ -9,7 +9,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.yaml", s.openapi)
 
-	merchant := e.Group("/api", s.authenticate, requireRole("merchant"), requireWriteScope)
+	merchant := e.Group("/api", s.authenticate, s.rateLimit, requireRole("merchant"), requireWriteScope)
 	merchant.POST("/withdrawals", s.createWithdrawal)
 	merchant.GET("/withdrawals", s.listWithdrawals)
 	merchant.GET("/withdrawals/fee", s.quoteFee)
@@ -24,7 +24,7 @@ func (s *Server) routes(e *echo.Echo) {
 	merchant.GET("/webhook-deliveries", s.listWebhookDeliveries)
 	merchant.POST("/webhook-deliveries/:id/retry", s.retryWebhookDelivery)
 
-	admin := e.Group("/api/admin", s.authenticate, requireRole("admin"))
+	admin := e.Group("/api/admin", s.authenticate, s.rateLimit, requireRole("admin"))
 	admin.GET("/withdrawal-fees", s.getFeeSchedules)
 	admin.POST("/withdrawal-fees", s.setFeeSchedule)
 	admin.PUT("/withdrawal-fees", s.testFeeCalculation)

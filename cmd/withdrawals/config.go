@@ -38,6 +38,9 @@ type config struct {
 	WebhookMaxAttempts      int
 	WebhookRetryBase        time.Duration
 	WebhookWorkers          int
+
+	RateLimitPerMinute            int
+	RateLimitWithdrawalsPerMinute int
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
@@ -72,6 +75,8 @@ func loadConfig() (config, error) {
 	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
 	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
 	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 20, &errs)
+	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
+	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)
 	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
 		c.SandboxFailAddresses = strings.Split(v, ",")
 	}

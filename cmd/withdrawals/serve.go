@@ -37,9 +37,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
 			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
 		},
-		WebhookWorkers:     cfg.WebhookWorkers,
-		WebhookMaxAttempts: cfg.WebhookMaxAttempts,
-		Logger:             logger,
+		WebhookWorkers:                cfg.WebhookWorkers,
+		RateLimitPerMinute:            cfg.RateLimitPerMinute,
+		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
+		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,
+		Logger:                        logger,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,8 @@ type Options struct {
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
 	Webhooks services.WebhookConfig
+	// RateLimit and RateLimitWithdrawals are per minute; tests default to 100,000.
+	RateLimit, RateLimitWithdrawals int
 	// LogTo receives the service's JSON log at debug level instead of the test log.
 	LogTo io.Writer
 	// Clock replaces the wall clock for the whole service.
@@ -73,6 +75,7 @@ func New(t testing.TB, opts ...func(*Options)) *Env {
 func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	t.Helper()
 	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond,
+		RateLimit: 100_000, RateLimitWithdrawals: 100_000,
 		// Receivers in tests listen on 127.0.0.1, so private URLs are allowed here.
 		Webhooks: services.WebhookConfig{AllowPrivateURLs: true, Timeout: 2 * time.Second, DisableAfter: 72 * time.Hour,
 			RotationOverlap: 24 * time.Hour, RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}}
@@ -89,16 +92,18 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		BatchInterval:  o.BatchInterval,
 		Payout: services.PayoutConfig{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
 			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
-		RetryBase:          10 * time.Millisecond,
-		RetryMax:           100 * time.Millisecond,
-		Workers:            4,
-		Provider:           o.Provider,
-		Sandbox:            o.Sandbox,
-		Webhooks:           o.Webhooks,
-		Clock:              o.Clock,
-		WebhookWorkers:     4,
-		WebhookMaxAttempts: 6,
-		Logger:             logger,
+		RetryBase:                     10 * time.Millisecond,
+		RetryMax:                      100 * time.Millisecond,
+		Workers:                       4,
+		Provider:                      o.Provider,
+		Sandbox:                       o.Sandbox,
+		Webhooks:                      o.Webhooks,
+		Clock:                         o.Clock,
+		RateLimitPerMinute:            o.RateLimit,
+		RateLimitWithdrawalsPerMinute: o.RateLimitWithdrawals,
+		WebhookWorkers:                4,
+		WebhookMaxAttempts:            6,
+		Logger:                        logger,
 	})
 	if err != nil {
 		t.Fatal(err)

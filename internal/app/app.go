@@ -16,6 +16,7 @@ import (
 
 	"github.com/paycore/withdrawals"
 	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/ratelimit"
 	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
 	"github.com/paycore/withdrawals/services/address"
@@ -33,6 +34,9 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookMaxAttempts is how many times a delivery is tried (about a day of retries).
 	WebhookMaxAttempts int
+	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
+	RateLimitPerMinute            int
+	RateLimitWithdrawalsPerMinute int
 	// Provider is the payment service; nil means the sandbox configured by Sandbox.
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
@@ -97,9 +101,13 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Payouts:      a.Payouts,
 		Webhooks:     a.Webhooks,
 		Ledger:       a.Ledger,
-		Ready:        sqlDB.PingContext,
-		OpenAPI:      withdrawals.OpenAPI,
-		Logger:       cfg.Logger,
+		RateLimits: handlers.RateLimits{
+			All:         ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
+			Withdrawals: ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
+		},
+		Ready:   sqlDB.PingContext,
+		OpenAPI: withdrawals.OpenAPI,
+		Logger:  cfg.Logger,
 	})
 	return a, nil
 }

@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/paycore/withdrawals/internal/ratelimit"
+)
+
+// RateLimits are the per-key limits: every request, and withdrawal creation on top.
+type RateLimits struct {
+	All         *ratelimit.Limiter
+	Withdrawals *ratelimit.Limiter
+}
+
+// rateLimit applies the key's buckets and reports them in RateLimit-* headers; over
+// the limit it answers 429 RATE_LIMITED with Retry-After.
+func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limiters := []*ratelimit.Limiter{s.RateLimits.All}
+		if c.Request().Method == http.MethodPost && c.Path() == "/api/withdrawals" {
+			limiters = append(limiters, s.RateLimits.Withdrawals)
+		}
+		d := ratelimit.TakeAll(principal(c).KeyID, limiters...)
+		if d.Limit > 0 {
+			h := c.Response().Header()
+			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+			h.Set("RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
+			h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+		}
+		if !d.Allowed {
+			retry := ceilSeconds(d.RetryAfter)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+			return newAPIError(http.StatusTooManyRequests, "RATE_LIMITED",
+				"Rate limit of %d requests per minute exceeded; retry in %d s", d.Limit, retry)
+		}
+		return next(c)
+	}
+}
+
+func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
