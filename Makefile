@@ -15,7 +15,8 @@ help: ## List the targets
 
 run: ## Run the service on 127.0.0.1:8080 (local database, demo merchant and keys printed)
 	@$(WITH_DB); DEMO_SEED=$${DEMO_SEED:-true} PAYOUT_BATCH_INTERVAL=$${PAYOUT_BATCH_INTERVAL:-10s} \
-		WEBHOOK_ALLOW_PRIVATE_URLS=$${WEBHOOK_ALLOW_PRIVATE_URLS:-true} go run ./cmd/withdrawals serve
+		WEBHOOK_ALLOW_PRIVATE_URLS=$${WEBHOOK_ALLOW_PRIVATE_URLS:-true} WHITELIST_COOLDOWN=$${WHITELIST_COOLDOWN:-0s} \
+		go run ./cmd/withdrawals serve
 
 test: ## Run the whole test suite against a real PostgreSQL
 	@$(WITH_TEST_DB); go test -race -count=1 ./...

@@ -21,6 +21,10 @@ func (s *Server) routes(e *echo.Echo) {
 	merchant.DELETE("/webhook-endpoints/:id", s.deleteWebhookEndpoint)
 	merchant.POST("/webhook-endpoints/:id/rotate-secret", s.rotateWebhookSecret)
 	merchant.POST("/webhook-endpoints/:id/test", s.testWebhookEndpoint)
+	merchant.GET("/whitelist", s.getWhitelist)
+	merchant.POST("/whitelist", s.addWhitelistEntry)
+	merchant.DELETE("/whitelist/:id", s.removeWhitelistEntry)
+	merchant.PUT("/whitelist/settings", s.setWhitelistSettings)
 	merchant.GET("/webhook-deliveries", s.listWebhookDeliveries)
 	merchant.POST("/webhook-deliveries/:id/retry", s.retryWebhookDelivery)
 

@@ -23,6 +23,7 @@ type Deps struct {
 	Payouts      *services.Payouts
 	Webhooks     *services.Webhooks
 	Ledger       *services.Ledger
+	Whitelist    *services.Whitelist
 	RateLimits   RateLimits
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error

@@ -306,3 +306,16 @@ type WebhookAttempt struct {
 	LatencyMs   int
 	Error       *string
 }
+
+// WhitelistEntry is an address a merchant allows withdrawals to, once usable.
+type WhitelistEntry struct {
+	ID                string
+	MerchantID        string
+	Token             string
+	Address           string
+	NormalizedAddress string
+	Label             string
+	CreatedAt         time.Time
+	UsableAt          time.Time
+	DeletedAt         *time.Time
+}

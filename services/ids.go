@@ -50,3 +50,5 @@ func newEventID() string    { return "evt_" + randomBase62(20) }
 func newEndpointID() string { return "we_" + randomBase62(16) }
 func newDeliveryID() string { return "whd_" + randomBase62(20) }
 func newAttemptID() string  { return "wha_" + randomBase62(20) }
+
+func newWhitelistID() string { return "wl_" + randomBase62(16) }

@@ -94,7 +94,7 @@ func (s *Withdrawals) Create(ctx context.Context, in CreateInput) (CreateResult,
 	// Either way the bound withdrawal decides.
 	var validation *ValidationError
 	var insufficient *InsufficientBalanceError
-	if !errors.Is(err, errIdempotencyConflict) && !errors.As(err, &validation) && !errors.As(err, &insufficient) {
+	if !errors.Is(err, errIdempotencyConflict) && !errors.Is(err, ErrAddressNotWhitelisted) && !errors.As(err, &validation) && !errors.As(err, &insufficient) {
 		return CreateResult{}, err
 	}
 	existing, found, lerr := s.findByIdempotencyKey(ctx, in.MerchantID, in.IdempotencyKey)
@@ -130,6 +130,9 @@ func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdr
 	}
 
 	now := s.clock.now()
+	if err := checkWhitelist(ctx, s.db, in.MerchantID, tok.Symbol, tok.AddressFormat, in.Address, now); err != nil {
+		return models.Withdrawal{}, err
+	}
 	w := models.Withdrawal{
 		ID:                  newWithdrawalID(),
 		MerchantID:          in.MerchantID,

@@ -38,6 +38,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
 		},
 		WebhookWorkers:                cfg.WebhookWorkers,
+		WhitelistCooldown:             cfg.WhitelistCooldown,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,
 		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
 		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,

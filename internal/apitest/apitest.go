@@ -41,9 +41,10 @@ type Options struct {
 	MaxAttempts   int
 	PollInterval  time.Duration
 	// Provider replaces the sandbox; Sandbox configures it otherwise.
-	Provider payouts.Provider
-	Sandbox  payouts.SandboxConfig
-	Webhooks services.WebhookConfig
+	Provider          payouts.Provider
+	Sandbox           payouts.SandboxConfig
+	Webhooks          services.WebhookConfig
+	WhitelistCooldown time.Duration
 	// RateLimit and RateLimitWithdrawals are per minute; tests default to 100,000.
 	RateLimit, RateLimitWithdrawals int
 	// LogTo receives the service's JSON log at debug level instead of the test log.
@@ -99,6 +100,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		Sandbox:                       o.Sandbox,
 		Webhooks:                      o.Webhooks,
 		Clock:                         o.Clock,
+		WhitelistCooldown:             o.WhitelistCooldown,
 		RateLimitPerMinute:            o.RateLimit,
 		RateLimitWithdrawalsPerMinute: o.RateLimitWithdrawals,
 		WebhookWorkers:                4,

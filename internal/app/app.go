@@ -34,6 +34,8 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookMaxAttempts is how many times a delivery is tried (about a day of retries).
 	WebhookMaxAttempts int
+	// WhitelistCooldown delays new whitelist entries and turning enforcement off.
+	WhitelistCooldown time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
@@ -101,6 +103,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Payouts:      a.Payouts,
 		Webhooks:     a.Webhooks,
 		Ledger:       a.Ledger,
+		Whitelist:    services.NewWhitelist(db, validator, cfg.Clock, cfg.WhitelistCooldown),
 		RateLimits: handlers.RateLimits{
 			All:         ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals: ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),

@@ -115,3 +115,16 @@ func eip55(body string) string {
 	}
 	return string(out)
 }
+
+// Normalize returns the spelling used to compare addresses: EVM addresses and bech32
+// addresses are case-insensitive, so they compare in lower case; base58 is not.
+func Normalize(format, addr string) string {
+	lower := strings.ToLower(addr)
+	switch {
+	case format == FormatEVM:
+		return lower
+	case format == FormatBitcoin && (strings.HasPrefix(lower, "bc1") || strings.HasPrefix(lower, "tb1") || strings.HasPrefix(lower, "bcrt1")):
+		return lower
+	}
+	return addr
+}
