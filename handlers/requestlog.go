@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,11 +36,13 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // write the error response now, so its status is logged
 		}
+		elapsed := time.Since(start)
+		s.Metrics.ObserveRequest(c.Path(), c.Request().Method, strconv.Itoa(c.Response().Status), elapsed)
 		s.Logger.InfoContext(ctx, "request",
 			"method", c.Request().Method,
 			"route", c.Path(),
 			"status", c.Response().Status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"duration_ms", float64(elapsed.Microseconds())/1000,
 		)
 		return nil
 	}

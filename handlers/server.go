@@ -11,6 +11,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/services"
 )
 
@@ -25,6 +26,7 @@ type Deps struct {
 	Ledger       *services.Ledger
 	Whitelist    *services.Whitelist
 	RateLimits   RateLimits
+	Metrics      *metrics.Metrics
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error
 	OpenAPI []byte

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/payouts"
 )
@@ -35,11 +36,12 @@ type Payouts struct {
 	cfg      PayoutConfig
 	logger   *slog.Logger
 	outbox   *Outbox
+	metrics  *metrics.Metrics
 }
 
 // NewPayouts wires the payout use cases.
-func NewPayouts(db *gorm.DB, provider payouts.Provider, clock Clock, cfg PayoutConfig, logger *slog.Logger, outbox *Outbox) *Payouts {
-	return &Payouts{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger, outbox: outbox}
+func NewPayouts(db *gorm.DB, provider payouts.Provider, clock Clock, cfg PayoutConfig, logger *slog.Logger, outbox *Outbox, m *metrics.Metrics) *Payouts {
+	return &Payouts{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger, outbox: outbox, metrics: m}
 }
 
 // ErrAmbiguous wraps a provider failure whose outcome is unknown (timeout, 5xx, crash).
@@ -105,6 +107,9 @@ func (p *Payouts) claimBatch(ctx context.Context, token string) (string, int, er
 	if err != nil {
 		return "", 0, err
 	}
+	if len(claimed) > 0 {
+		p.metrics.ObserveBatch(token, len(claimed))
+	}
 	return batchID, len(claimed), nil
 }
 
@@ -130,7 +135,9 @@ func (p *Payouts) Submit(ctx context.Context, batchID string) error {
 		pb.Items[i] = payouts.Item{WithdrawalID: w.ID, Address: w.Address, Amount: w.NetAmount}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
+	start := time.Now()
 	reference, results, err := p.provider.Submit(callCtx, pb)
+	p.metrics.ObserveProvider("submit", err, time.Since(start))
 	cancel()
 	if err != nil {
 		p.recordAttempt(ctx, batchID, err)
@@ -147,7 +154,9 @@ func (p *Payouts) Poll(ctx context.Context, batchID string) (open bool, err erro
 		return false, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
+	start := time.Now()
 	results, err := p.provider.Status(callCtx, batchID)
+	p.metrics.ObserveProvider("status", err, time.Since(start))
 	cancel()
 	if err != nil {
 		p.recordAttempt(ctx, batchID, err)

@@ -78,14 +78,18 @@ func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt b
 		return 0, err
 	}
 
+	outcome := "retry"
+	defer func() { s.metrics.ObserveWebhook(outcome, result.Latency) }()
 	switch {
 	case result.Err == nil && result.StatusCode >= 200 && result.StatusCode < 300:
+		outcome = "succeeded"
 		if err := s.db.WithContext(ctx).Model(&models.WebhookEndpoint{}).Where("id = ?", ep.ID).UpdateColumns(
 			map[string]any{"failing_since": nil, "disabled_at": nil, "disabled_reason": nil}).Error; err != nil {
 			return 0, fmt.Errorf("endpoint healthy: %w", err)
 		}
 		return 0, s.finish(ctx, d.ID, models.DeliverySucceeded, &result.StatusCode, "", now)
 	case result.StatusCode == http.StatusGone:
+		outcome = "gone"
 		// The receiver says it is gone for good: stop sending to it.
 		if err := s.disable(ctx, ep.ID, "gone", now); err != nil {
 			return 0, err
@@ -101,12 +105,14 @@ func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt b
 		return 0, fmt.Errorf("mark endpoint failing: %w", err)
 	}
 	if now.Sub(failingSince) >= s.cfg.DisableAfter {
+		outcome = "failed"
 		if err := s.disable(ctx, ep.ID, "failing", now); err != nil {
 			return 0, err
 		}
 		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, statusOrNil(result), "endpoint failing since "+failingSince.Format(time.RFC3339)+"; disabled", now)
 	}
 	if lastAttempt {
+		outcome = "failed"
 		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, statusOrNil(result), "retries exhausted", now)
 	}
 	if result.StatusCode == http.StatusTooManyRequests && result.RetryAfter > 0 {

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/webhooks"
 )
@@ -29,16 +30,17 @@ const maxEndpoints = 16
 
 // Webhooks owns merchants' webhook endpoints and the delivery of their events.
 type Webhooks struct {
-	db     *gorm.DB
-	clock  Clock
-	cfg    WebhookConfig
-	outbox *Outbox
-	sender webhookSender
+	db      *gorm.DB
+	clock   Clock
+	cfg     WebhookConfig
+	outbox  *Outbox
+	sender  webhookSender
+	metrics *metrics.Metrics
 }
 
 // NewWebhooks wires the webhook use cases.
-func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox) *Webhooks {
-	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox,
+func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox, m *metrics.Metrics) *Webhooks {
+	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox, metrics: m,
 		sender: webhookSender{client: webhooks.NewClient(cfg.Timeout, cfg.AllowPrivateURLs)}}
 }
 

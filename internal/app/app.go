@@ -16,6 +16,7 @@ import (
 
 	"github.com/paycore/withdrawals"
 	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/internal/ratelimit"
 	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
@@ -79,11 +80,12 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		provider = payouts.NewSandbox(db, cfg.Sandbox)
 	}
 	outbox := services.NewOutbox(cfg.WebhookMaxAttempts)
+	m := metrics.New(db, cfg.Logger)
 	a := &App{
 		Accounts:    services.NewAccounts(db, cfg.Clock),
 		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval, outbox),
-		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox),
-		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox),
+		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox, m),
+		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox, m),
 		Ledger:      services.NewLedger(db, cfg.Clock),
 		Provider:    provider,
 	}
@@ -108,6 +110,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 			All:         ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals: ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
 		},
+		Metrics: m,
 		Ready:   sqlDB.PingContext,
 		OpenAPI: withdrawals.OpenAPI,
 		Logger:  cfg.Logger,

@@ -1,0 +1,45 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/paycore/withdrawals/internal/apitest"
+)
+
+func TestMetricsExposeTheService(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	merchantID, key := env.Merchant("Acme")
+	env.Credit(merchantID, "BTC", "1")
+	env.Withdraw(key, "BTC", "0.01", apitest.BTCAddress)
+	env.Withdraw(key, "BTC", "0.02", apitest.BTCAddress)
+	ctx := context.Background()
+	batches, err := env.App.Payouts.ClaimAll(ctx)
+	if err != nil || len(batches) != 1 {
+		t.Fatalf("claim: %v %v", batches, err)
+	}
+	if err := env.App.Payouts.Submit(ctx, batches[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/metrics"})
+	body := string(r.Body)
+	for _, want := range []string{
+		`http_request_duration_seconds_count{method="POST",route="/api/withdrawals",status="201"} 2`,
+		`withdrawals{status="confirmed",token="BTC"} 2`,
+		`payout_batch_size_count{token="BTC"} 1`,
+		`payout_provider_duration_seconds_count{operation="submit",outcome="ok"} 1`,
+		`job_queue_depth{queue="default",state="available"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, key) || strings.Contains(body, apitest.BTCAddress) {
+		t.Error("metrics expose a key or an address")
+	}
+}

@@ -1,0 +1,131 @@
+// Package metrics defines the service's Prometheus metrics on a registry of its own
+// (served at GET /metrics). Every method is safe on a nil *Metrics, so code paths can
+// record unconditionally and tests can leave metrics out.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gorm.io/gorm"
+)
+
+// Metrics are the service's instruments.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	requests        *prometheus.HistogramVec
+	batchSize       *prometheus.HistogramVec
+	providerLatency *prometheus.HistogramVec
+	webhookOutcomes *prometheus.CounterVec
+	webhookLatency  prometheus.Histogram
+}
+
+// New registers the instruments, the Go runtime's, and the database-backed gauges
+// (withdrawals by token and status, job queue depth) read at scrape time.
+func New(db *gorm.DB, logger *slog.Logger) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_request_duration_seconds", Help: "HTTP request latency by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "status"}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "payout_batch_size", Help: "Withdrawals per claimed payout batch.",
+			Buckets: []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000},
+		}, []string{"token"}),
+		providerLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "payout_provider_duration_seconds", Help: "Payout provider call latency by operation and outcome.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"operation", "outcome"}),
+		webhookOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhook_delivery_attempts_total", Help: "Webhook delivery attempts by outcome (succeeded, retry, failed, gone).",
+		}, []string{"outcome"}),
+		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "webhook_delivery_duration_seconds", Help: "Latency of webhook delivery attempts.",
+			Buckets: prometheus.DefBuckets,
+		}),
+	}
+	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&dbCollector{db: db, logger: logger})
+	return m
+}
+
+// ObserveRequest records one HTTP request.
+func (m *Metrics) ObserveRequest(route, method, status string, d time.Duration) {
+	if m != nil {
+		m.requests.WithLabelValues(route, method, status).Observe(d.Seconds())
+	}
+}
+
+// ObserveBatch records a claimed batch's size.
+func (m *Metrics) ObserveBatch(token string, items int) {
+	if m != nil {
+		m.batchSize.WithLabelValues(token).Observe(float64(items))
+	}
+}
+
+// ObserveProvider records one provider call.
+func (m *Metrics) ObserveProvider(operation string, err error, d time.Duration) {
+	if m != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		m.providerLatency.WithLabelValues(operation, outcome).Observe(d.Seconds())
+	}
+}
+
+// ObserveWebhook records one delivery attempt.
+func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
+	if m != nil {
+		m.webhookOutcomes.WithLabelValues(outcome).Inc()
+		m.webhookLatency.Observe(d.Seconds())
+	}
+}
+
+// dbCollector reads gauges from PostgreSQL at scrape time, so every replica reports
+// the same truth without keeping counters in step.
+type dbCollector struct {
+	db     *gorm.DB
+	logger *slog.Logger
+}
+
+var (
+	withdrawalsDesc = prometheus.NewDesc("withdrawals", "Withdrawals by token and status.", []string{"token", "status"}, nil)
+	queueDesc       = prometheus.NewDesc("job_queue_depth", "Background jobs waiting or running, by queue and state.", []string{"queue", "state"}, nil)
+)
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- withdrawalsDesc
+	ch <- queueDesc
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var withdrawals []struct {
+		Token, Status string
+		N             float64
+	}
+	if err := c.db.WithContext(ctx).Raw(`SELECT token, status, COUNT(*) AS n FROM withdrawals GROUP BY token, status`).Scan(&withdrawals).Error; err != nil {
+		c.logger.Warn("metrics: withdrawals", "error", err.Error())
+	}
+	for _, w := range withdrawals {
+		ch <- prometheus.MustNewConstMetric(withdrawalsDesc, prometheus.GaugeValue, w.N, w.Token, w.Status)
+	}
+	var jobs []struct {
+		Queue, State string
+		N            float64
+	}
+	if err := c.db.WithContext(ctx).Raw(`SELECT queue, state, COUNT(*) AS n FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`).Scan(&jobs).Error; err != nil {
+		c.logger.Warn("metrics: job queue", "error", err.Error())
+	}
+	for _, j := range jobs {
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, j.N, j.Queue, j.State)
+	}
+}
