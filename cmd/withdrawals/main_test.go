@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -84,5 +87,53 @@ func TestAdminReconcileExitsNonZeroOnDiscrepancy(t *testing.T) {
 	err = run(context.Background(), []string{"admin", "reconcile"}, &stdout, &stderr)
 	if !errors.Is(err, errDiscrepancy) || !strings.Contains(stdout.String(), "balance_mismatch") {
 		t.Errorf("corrupted ledger: err %v, report %s", err, stdout.String())
+	}
+}
+
+func TestServeStopsCleanlyOnSignal(t *testing.T) {
+	_, dbURL := testdb.New(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("HTTP_ADDR", addr)
+	t.Setenv("SHUTDOWN_TIMEOUT", "5s")
+
+	ctx, cancel := context.WithCancel(context.Background()) // main cancels it on SIGTERM
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, &stderr) }()
+
+	ready := false
+	for deadline := time.Now().Add(15 * time.Second); !ready && time.Now().Before(deadline); {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			ready = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+		}
+		if !ready {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if !ready {
+		t.Fatal("serve never became ready")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within its shutdown deadline")
+	}
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Errorf("no shutdown log line: %s", stderr.String())
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("still accepting connections after shutdown")
 	}
 }
