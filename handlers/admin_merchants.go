@@ -35,11 +35,7 @@ func (s *Server) listMerchants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]merchantDTO, len(page.Items))
-	for i, m := range page.Items {
-		out[i] = merchantOf(m)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"merchants": out, "pagination": paginationOf(page)})
+	return renderPage(c, "merchants", page, merchantOf)
 }
 
 type createKeyRequest struct {

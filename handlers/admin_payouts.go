@@ -23,11 +23,7 @@ func (s *Server) listPayoutBatches(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]payoutBatchDTO, len(page.Items))
-	for i, b := range page.Items {
-		out[i] = payoutBatchOf(b)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"batches": out, "pagination": paginationOf(page)})
+	return renderPage(c, "batches", page, payoutBatchOf)
 }
 
 type resolveRequest struct {

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"encoding/json"
+	"net/http"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/fees"
 	"github.com/paycore/withdrawals/models"
@@ -30,6 +33,15 @@ type paginationDTO struct {
 
 func paginationOf[T any](p services.Page[T]) paginationDTO {
 	return paginationDTO{Total: p.Total, Limit: p.Limit, Offset: p.Offset, HasMore: p.HasMore()}
+}
+
+// renderPage writes {"<field>": [...], "pagination": {...}}, the envelope of every listing.
+func renderPage[T, D any](c echo.Context, field string, page services.Page[T], render func(T) D) error {
+	out := make([]D, len(page.Items))
+	for i, item := range page.Items {
+		out[i] = render(item)
+	}
+	return c.JSON(http.StatusOK, map[string]any{field: out, "pagination": paginationOf(page)})
 }
 
 type feeBreakdownDTO struct {

@@ -140,11 +140,7 @@ func (s *Server) listWebhookDeliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]webhookDeliveryDTO, len(page.Items))
-	for i, d := range page.Items {
-		out[i] = webhookDeliveryOf(d)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"deliveries": out, "pagination": paginationOf(page)})
+	return renderPage(c, "deliveries", page, webhookDeliveryOf)
 }
 
 func (s *Server) retryWebhookDelivery(c echo.Context) error {

@@ -68,11 +68,7 @@ func (s *Server) renderWithdrawalList(c echo.Context, merchantID string, render 
 	if err != nil {
 		return err
 	}
-	out := make([]withdrawalDTO, len(page.Items))
-	for i, w := range page.Items {
-		out[i] = render(w)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"withdrawals": out, "pagination": paginationOf(page)})
+	return renderPage(c, "withdrawals", page, render)
 }
 
 func (s *Server) getWithdrawal(c echo.Context) error {
