@@ -66,3 +66,11 @@ func (s *Server) resolvePayoutBatch(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, payoutBatchOf(b))
 }
+
+// runPayouts: POST /api/admin/payout-runs batches pending withdrawals now.
+func (s *Server) runPayouts(c echo.Context) error {
+	if err := s.Payouts.RunNow(c.Request().Context(), principal(c).KeyID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"status": "queued"})
+}

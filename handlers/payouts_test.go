@@ -90,6 +90,7 @@ func TestPayoutEndToEnd(t *testing.T) {
 	env.StartJobs()
 	waitTerminal(env, key, append(btc, usdt...)...)
 
+
 	if provider.count("BTC") != 1 || provider.count("USDT") != 1 || provider.count("ETH") != 0 {
 		t.Errorf("provider submissions: %v, want one per token", provider.submits)
 	}
@@ -378,4 +379,26 @@ func TestRacingBatchersNeverShareAWithdrawal(t *testing.T) {
 		t.Errorf("%d batches whose item count differs from their withdrawals", mismatched)
 	}
 	testdb.AssertLedgerConsistent(t, env.DB)
+}
+
+// The next interval is a minute away: only a run on demand settles a new withdrawal
+// within the wait.
+func TestPayoutRunOnDemand(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(o *apitest.Options) { o.StartJobs = true })
+	merchantID, key := env.Merchant("Acme")
+	env.Credit(merchantID, "USDT", "100")
+	id := env.Withdraw(key, "USDT", "10", apitest.ETHAddress)
+	if r := env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey}); r.Status != http.StatusAccepted {
+		t.Fatalf("payout run: %d %s", r.Status, r.Body)
+	}
+	waitTerminal(env, key, id)
+	if s := getWithdrawal(env, key, id)["status"]; s != "confirmed" {
+		t.Errorf("status %v", s)
+	}
+	var audited int64
+	env.DB.Table("admin_actions").Where("action = 'payouts.run'").Count(&audited)
+	if audited != 1 {
+		t.Errorf("%d audited runs", audited)
+	}
 }

@@ -47,6 +47,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/withdrawals/:id/resolve", s.resolveWithdrawal)
 	admin.GET("/ledger/reconciliation", s.reconciliation)
 	admin.GET("/fee-revenue", s.feeRevenue)
+	admin.POST("/payout-runs", s.runPayouts)
 	admin.GET("/payout-batches", s.listPayoutBatches)
 	admin.POST("/payout-batches/:id/resolve", s.resolvePayoutBatch)
 }

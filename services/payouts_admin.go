@@ -209,3 +209,14 @@ func (p *Payouts) completeIfSettled(tx *gorm.DB, batchID string, now time.Time) 
 		WHERE id = ? AND NOT EXISTS (SELECT 1 FROM withdrawals WHERE batch_id = ? AND status = 'processing')`,
 		now, now, batchID, batchID).Error
 }
+
+// RunNow queues a batch run at once instead of waiting for the next interval: for an
+// operator who has just resolved an incident, and for measuring settlement.
+func (p *Payouts) RunNow(ctx context.Context, actor string) error {
+	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := recordAction(tx, actor, "payouts.run", "payouts", "all", map[string]any{}, p.clock.now()); err != nil {
+			return err
+		}
+		return p.outbox.enqueue(ctx, tx, PayoutTickArgs{}, nil)
+	})
+}
