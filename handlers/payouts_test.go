@@ -90,7 +90,6 @@ func TestPayoutEndToEnd(t *testing.T) {
 	env.StartJobs()
 	waitTerminal(env, key, append(btc, usdt...)...)
 
-
 	if provider.count("BTC") != 1 || provider.count("USDT") != 1 || provider.count("ETH") != 0 {
 		t.Errorf("provider submissions: %v, want one per token", provider.submits)
 	}
