@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+type merchant struct{ id, key string }
+
+type bench struct {
+	cfg       config
+	api       *api
+	refs      map[string]float64 // pgbench tps per script
+	merchants []merchant
+	hot       merchant
+	seq       atomic.Int64
+	figures   []figure
+	// statuses counts every answer of the timed phases; only 201/200 are expected.
+	unexpected atomic.Int64
+}
+
+// figure is one measured number, with its reference when one applies.
+type figure struct {
+	name, unit          string
+	value               float64
+	p50, p99, p999      float64 // ms, for request figures
+	errors              int64
+	reference, ratio    float64
+	hasLatency, hasRefs bool
+}
+
+var tokens = []struct{ symbol, address, credit string }{
+	{"USDT", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "1000000000"},
+	{"ETH", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", "1000000"},
+	{"BTC", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "100000"},
+}
+
+// seed creates merchants, keys and balances through the admin API, in parallel.
+func (b *bench) seed(ctx context.Context) error {
+	b.merchants = make([]merchant, b.cfg.Merchants+1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.cfg.Conns)
+	for i := range b.merchants {
+		g.Go(func() error {
+			var m struct{ ID string }
+			if err := b.api.mustJSON(gctx, 201, "POST", "/api/admin/merchants", b.cfg.AdminKey, map[string]any{"name": fmt.Sprintf("bench-%d", i)}, &m); err != nil {
+				return err
+			}
+			var k struct{ Key string }
+			if err := b.api.mustJSON(gctx, 201, "POST", "/api/admin/merchants/"+m.ID+"/api-keys", b.cfg.AdminKey, map[string]any{"name": "bench"}, &k); err != nil {
+				return err
+			}
+			for _, t := range tokens {
+				if err := b.api.mustJSON(gctx, 201, "POST", "/api/admin/merchants/"+m.ID+"/credits", b.cfg.AdminKey,
+					map[string]any{"token": t.symbol, "amount": t.credit, "reference": "bench-" + t.symbol}, nil); err != nil {
+					return err
+				}
+			}
+			b.merchants[i] = merchant{id: m.ID, key: k.Key}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	b.hot, b.merchants = b.merchants[len(b.merchants)-1], b.merchants[:len(b.merchants)-1]
+	return nil
+}
+
+// timed runs fn from Conns workers for Duration and collects latencies.
+func (b *bench) timed(ctx context.Context, conns int, d time.Duration, fn func(ctx context.Context) (ok bool, err error)) (count, errs int64, elapsed time.Duration, lat []time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			var n, e int64
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				ok, err := fn(ctx)
+				mine = append(mine, time.Since(t0))
+				n++
+				if err != nil || !ok {
+					e++
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			count += n
+			errs += e
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return count, errs, time.Since(start), lat
+}
+
+func (b *bench) createOne(ctx context.Context, m merchant, token int, amount string) (bool, error) {
+	t := tokens[token]
+	status, _, err := b.api.call(ctx, "POST", "/api/withdrawals", m.key,
+		map[string]any{"token": t.symbol, "amount": amount, "address": t.address, "metadata": map[string]any{"orderId": "bench"}},
+		map[string]string{"Idempotency-Key": "bench-" + strconv.FormatInt(b.seq.Add(1), 10)})
+	if err == nil && status != http.StatusCreated {
+		b.unexpected.Add(1)
+	}
+	return status == http.StatusCreated, err
+}
+
+func (b *bench) randomMerchant() merchant { return b.merchants[rand.IntN(len(b.merchants))] }
+
+func (b *bench) requestFigure(name, ref string, count, errs int64, elapsed time.Duration, lat []time.Duration) {
+	f := figure{name: name, unit: "req/s", value: float64(count) / elapsed.Seconds(), errors: errs, hasLatency: true}
+	f.p50, f.p99, f.p999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
+	if r, ok := b.refs[ref]; ok && r > 0 {
+		f.reference, f.ratio, f.hasRefs = r, f.value/r, true
+	}
+	b.figures = append(b.figures, f)
+	fmt.Printf("  %-14s %10.1f req/s  p99 %.2f ms  errors %d\n", name, f.value, f.p99, errs)
+}
+
+func (b *bench) createSpread(ctx context.Context) error {
+	fmt.Println("create_spread: POST /api/withdrawals over", len(b.merchants), "merchants")
+	n, e, el, lat := b.timed(ctx, b.cfg.Conns, b.cfg.Duration, func(ctx context.Context) (bool, error) {
+		return b.createOne(ctx, b.randomMerchant(), 0, "10")
+	})
+	b.requestFigure("create_spread", "withdraw_spread", n, e, el, lat)
+	return nil
+}
+
+func (b *bench) createHot(ctx context.Context) error {
+	fmt.Println("create_hot: POST /api/withdrawals on one merchant")
+	n, e, el, lat := b.timed(ctx, b.cfg.Conns, b.cfg.Duration, func(ctx context.Context) (bool, error) {
+		return b.createOne(ctx, b.hot, 0, "10")
+	})
+	b.requestFigure("create_hot", "withdraw_hot", n, e, el, lat)
+	return nil
+}
+
+func (b *bench) reads(ctx context.Context) error {
+	for _, r := range []struct{ name, path string }{{"balance_read", "/api/balance"}, {"list_read", "/api/withdrawals?limit=20"}} {
+		fmt.Println(r.name + ": GET " + r.path)
+		n, e, el, lat := b.timed(ctx, b.cfg.Conns, b.cfg.Duration, func(ctx context.Context) (bool, error) {
+			status, _, err := b.api.call(ctx, "GET", r.path, b.randomMerchant().key, nil, nil)
+			if err == nil && status != http.StatusOK {
+				b.unexpected.Add(1)
+			}
+			return status == http.StatusOK, err
+		})
+		b.requestFigure(r.name, "read_balance", n, e, el, lat)
+	}
+	return nil
+}
+
+// settle creates Settle withdrawals over three tokens, then times a payout run until
+// every one is confirmed through the sandbox: batching included, interval excluded.
+func (b *bench) settle(ctx context.Context) error {
+	fmt.Printf("settle_%dk: creating %d withdrawals over %d tokens...\n", b.cfg.Settle/1000, b.cfg.Settle, len(tokens))
+	amounts := []string{"10", "0.01", "0.001"}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.cfg.Conns)
+	for i := range b.cfg.Settle {
+		g.Go(func() error {
+			ok, err := b.createOne(gctx, b.merchants[i%len(b.merchants)], i%len(tokens), amounts[i%len(tokens)])
+			if err == nil && !ok {
+				err = fmt.Errorf("settle: a withdrawal was refused")
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := b.api.mustJSON(ctx, 202, "POST", "/api/admin/payout-runs", b.cfg.AdminKey, nil, nil); err != nil {
+		return err
+	}
+	deadline := start.Add(5 * time.Minute)
+	for {
+		var page struct{ Pagination struct{ Total int } }
+		if err := b.api.mustJSON(ctx, 200, "GET", "/api/admin/withdrawals?status=confirmed&limit=1", b.cfg.AdminKey, nil, &page); err != nil {
+			return err
+		}
+		if page.Pagination.Total >= b.cfg.Settle {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("settle: %d of %d confirmed after 5 minutes", page.Pagination.Total, b.cfg.Settle)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	secs := time.Since(start).Seconds()
+	b.figures = append(b.figures, figure{name: fmt.Sprintf("settle_%dk", b.cfg.Settle/1000), unit: "s", value: secs})
+	fmt.Printf("  settled %d in %.2f s\n", b.cfg.Settle, secs)
+	return nil
+}
+
+// webhooks registers a local receiver for 50 merchants, then measures delivery
+// throughput under a burst and the commit-to-delivery p99 under a moderate rate.
+func (b *bench) webhooks(ctx context.Context) error {
+	rcv, err := startReceiver()
+	if err != nil {
+		return err
+	}
+	defer rcv.close()
+	subscribers := b.merchants[:min(50, len(b.merchants))]
+	var endpoints []string
+	for _, m := range subscribers {
+		var ep struct{ ID string }
+		if err := b.api.mustJSON(ctx, 201, "POST", "/api/webhook-endpoints", m.key,
+			map[string]any{"url": rcv.url, "events": []string{"withdrawal.pending"}}, &ep); err != nil {
+			return err
+		}
+		endpoints = append(endpoints, ep.ID)
+	}
+	defer func() {
+		for i, id := range endpoints {
+			_, _, _ = b.api.call(context.Background(), "DELETE", "/api/webhook-endpoints/"+id, subscribers[i].key, nil, nil)
+		}
+	}()
+
+	fmt.Println("webhook_throughput: a burst of 3000 withdrawals with endpoints")
+	const burst = 3000
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.cfg.Conns)
+	for i := range burst {
+		g.Go(func() error { _, err := b.createOne(gctx, subscribers[i%len(subscribers)], 0, "10"); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := rcv.waitFor(ctx, burst, 2*time.Minute); err != nil {
+		return err
+	}
+	first, last := rcv.span()
+	tput := float64(burst) / last.Sub(first).Seconds()
+	b.figures = append(b.figures, figure{name: "webhook_throughput", unit: "deliveries/s", value: tput})
+	fmt.Printf("  %.1f deliveries/s\n", tput)
+
+	fmt.Println("webhook_p99: 100 withdrawals/s for", b.cfg.Duration)
+	rcv.reset()
+	tick := time.NewTicker(10 * time.Millisecond)
+	sent := 0
+	for end := time.Now().Add(b.cfg.Duration); time.Now().Before(end); sent++ {
+		<-tick.C
+		go b.createOne(ctx, subscribers[sent%len(subscribers)], 0, "10") //nolint:errcheck // counted through deliveries
+	}
+	tick.Stop()
+	if err := rcv.waitFor(ctx, sent, time.Minute); err != nil {
+		return err
+	}
+	p99 := percentile(rcv.latencies(), 0.99)
+	b.figures = append(b.figures, figure{name: "webhook_p99", unit: "ms", value: p99})
+	fmt.Printf("  p99 %.1f ms from commit to delivery (%d deliveries)\n", p99, sent)
+	return nil
+}
+
+// rss reads the service's peak resident memory (VmHWM).
+func (b *bench) rss() {
+	if b.cfg.ServicePID == 0 {
+		return
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cfg.ServicePID))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if kb, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 64)
+			b.figures = append(b.figures, figure{name: "rss_peak", unit: "MB", value: v / 1024})
+		}
+	}
+}
+
+// verify fails the run when the fast answer was a wrong one: unexpected statuses, or a
+// ledger that does not reconcile.
+func (b *bench) verify(ctx context.Context) error {
+	var rec struct {
+		OK            bool
+		Discrepancies []json.RawMessage
+	}
+	if err := b.api.mustJSON(ctx, 200, "GET", "/api/admin/ledger/reconciliation", b.cfg.AdminKey, nil, &rec); err != nil {
+		return err
+	}
+	fmt.Printf("\ncorrectness: reconciliation ok=%v (%d discrepancies), unexpected answers %d\n", rec.OK, len(rec.Discrepancies), b.unexpected.Load())
+	if !rec.OK || b.unexpected.Load() > 0 {
+		return fmt.Errorf("correctness check failed")
+	}
+	return nil
+}
+
+func (b *bench) report() {
+	fmt.Printf("\n%-18s %12s %-13s %8s %8s %8s %7s %10s %7s\n", "figure", "value", "unit", "p50 ms", "p99 ms", "p99.9ms", "errors", "reference", "ratio")
+	for _, f := range b.figures {
+		lat, ref := strings.Repeat(" ", 26), fmt.Sprintf("%10s %7s", "-", "-")
+		if f.hasLatency {
+			lat = fmt.Sprintf("%8.2f %8.2f %8.2f", f.p50, f.p99, f.p999)
+		}
+		if f.hasRefs {
+			ref = fmt.Sprintf("%10.1f %7.2f", f.reference, f.ratio)
+		}
+		fmt.Printf("%-18s %12.2f %-13s %s %7d %s\n", f.name, f.value, f.unit, lat, f.errors, ref)
+	}
+	fmt.Println()
+	for _, f := range b.figures {
+		line := fmt.Sprintf("bench %s value=%.2f unit=%s", f.name, f.value, f.unit)
+		if f.hasRefs {
+			line += fmt.Sprintf(" reference=%.1f ratio=%.3f", f.reference, f.ratio)
+		}
+		fmt.Println(line)
+	}
+}
+
+// readReference parses "reference <script> clients=N tps=X p99_ms=Y" lines.
+func readReference(path string) (map[string]float64, error) {
+	refs := map[string]float64{}
+	if path == "" {
+		return refs, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 4 || fields[0] != "reference" {
+			continue
+		}
+		for _, f := range fields[2:] {
+			if v, ok := strings.CutPrefix(f, "tps="); ok {
+				refs[fields[1]], _ = strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return refs, nil
+}
+
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := min(int(float64(len(s))*p), len(s)-1)
+	return float64(s[i].Microseconds()) / 1000
+}

@@ -1,0 +1,81 @@
+// Command loadgen measures a running withdrawals service over HTTP on loopback, the
+// way merchants use it, and prints each figure next to the pgbench reference of this
+// machine's PostgreSQL. scripts/bench.sh (make bench) starts everything it needs.
+//
+// Every phase is bounded in time or count. Figures: create_spread, create_hot,
+// balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, rss_peak.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+)
+
+type config struct {
+	URL        string
+	AdminKey   string
+	Merchants  int
+	Conns      int
+	Duration   time.Duration
+	Settle     int
+	Reference  string
+	ServicePID int
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:18181", "service base URL (loopback only)")
+	flag.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("ADMIN_KEY"), "admin API key")
+	flag.IntVar(&cfg.Merchants, "merchants", 1000, "merchants to spread load over")
+	flag.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
+	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each timed phase")
+	flag.IntVar(&cfg.Settle, "settle", 10_000, "withdrawals in the settlement phase")
+	flag.StringVar(&cfg.Reference, "reference", "", "file with the pgbench reference lines")
+	flag.IntVar(&cfg.ServicePID, "pid", 0, "service process id, for its peak RSS")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config) error {
+	if cfg.AdminKey == "" {
+		return errors.New("-admin-key (or ADMIN_KEY) is required")
+	}
+	if err := requireLoopback(cfg.URL); err != nil {
+		return err
+	}
+	refs, err := readReference(cfg.Reference)
+	if err != nil {
+		return err
+	}
+	api := newAPI(cfg.URL, cfg.Conns)
+	b := &bench{cfg: cfg, api: api, refs: refs}
+
+	fmt.Printf("seeding %d merchants...\n", cfg.Merchants)
+	if err := b.seed(ctx); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	// Settlement first: it needs a pending set of exactly its own withdrawals.
+	steps := []func(context.Context) error{b.settle, b.webhooks, b.createSpread, b.createHot, b.reads}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	b.rss()
+	if err := b.verify(ctx); err != nil {
+		b.report()
+		return err
+	}
+	b.report()
+	return nil
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make bench: builds the real binary, runs it on a fresh database with the sandbox
+# provider, runs the pgbench reference of this machine's PostgreSQL in the same run, and
+# drives the service with cmd/loadgen. Loopback only, bounded in time (a few minutes).
+#   BENCH_CONNS (16)  BENCH_SECONDS (10 per phase)  BENCH_PORT (18181)  BENCH_MERCHANTS (1000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+conns=${BENCH_CONNS:-16}
+secs=${BENCH_SECONDS:-10}
+port=${BENCH_PORT:-18181}
+merchants=${BENCH_MERCHANTS:-1000}
+server=$(scripts/dev-db.sh)
+db_name=withdrawals_bench
+work=$(mktemp -d)
+
+go build -o bin/withdrawals ./cmd/withdrawals
+go build -o bin/loadgen ./cmd/loadgen
+
+reference=../shared/bench/reference/run.sh
+if [ -x "$reference" ] || [ -f "$reference" ]; then
+	echo "pgbench reference ($conns clients, ${secs}s per script)..."
+	bash "$reference" "$server/postgres?sslmode=disable" "$conns" "$secs" | tee "$work/reference.txt"
+else
+	echo "no pgbench reference at $reference: figures are printed without ratios"
+	: >"$work/reference.txt"
+fi
+
+psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)"
+export DATABASE_URL="$server/$db_name?sslmode=disable"
+export HTTP_ADDR="127.0.0.1:$port"
+# The batch interval is long so only the settlement phase's on-demand run batches;
+# rate limits are raised for the run; the sandbox confirms at once; info logs are off.
+export PAYOUT_BATCH_INTERVAL=1h SANDBOX_CONFIRM_DELAY=0s PAYOUT_POLL_INTERVAL=1s
+export RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_WITHDRAWALS_PER_MINUTE=1000000000
+export WEBHOOK_ALLOW_PRIVATE_URLS=true WHITELIST_COOLDOWN=0s LOG_LEVEL=warn DB_MAX_CONNS=${BENCH_DB_CONNS:-32}
+bin/withdrawals migrate 2>"$work/migrate.log"
+admin_key=$(bin/withdrawals admin create-key --name bench)
+
+bin/withdrawals serve 2>"$work/service.log" &
+pid=$!
+cleanup() {
+	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+	sleep 0.1
+done
+
+echo "service pid $pid on $HTTP_ADDR"
+bin/loadgen -url "http://127.0.0.1:$port" -admin-key "$admin_key" -conns "$conns" -duration "${secs}s" \
+	-merchants "$merchants" -reference "$work/reference.txt" -pid "$pid"
+if grep -q '"level":"ERROR"' "$work/service.log"; then
+	echo "service logged errors:"
+	grep '"level":"ERROR"' "$work/service.log" | head -5
+fi
