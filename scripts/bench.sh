@@ -3,6 +3,7 @@
 # provider, runs the pgbench reference of this machine's PostgreSQL in the same run, and
 # drives the service with cmd/loadgen. Loopback only, bounded in time (a few minutes).
 #   BENCH_CONNS (16)  BENCH_SECONDS (10 per phase)  BENCH_PORT (18181)  BENCH_MERCHANTS (1000)
+#   BENCH_PHASES (all)  BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ go build -o bin/withdrawals ./cmd/withdrawals
 go build -o bin/loadgen ./cmd/loadgen
 
 reference=../shared/bench/reference/run.sh
-if [ -x "$reference" ] || [ -f "$reference" ]; then
+if [ "${BENCH_REFERENCE:-1}" != 0 ] && [ -f "$reference" ]; then
 	echo "pgbench reference ($conns clients, ${secs}s per script)..."
 	bash "$reference" "$server/postgres?sslmode=disable" "$conns" "$secs" | tee "$work/reference.txt"
 else
@@ -29,9 +30,9 @@ fi
 psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)"
 export DATABASE_URL="$server/$db_name?sslmode=disable"
 export HTTP_ADDR="127.0.0.1:$port"
-# The batch interval is long so only the settlement phase's on-demand run batches;
+# No periodic batching: only the settlement phase's on-demand run batches;
 # rate limits are raised for the run; the sandbox confirms at once; info logs are off.
-export PAYOUT_BATCH_INTERVAL=1h SANDBOX_CONFIRM_DELAY=0s PAYOUT_POLL_INTERVAL=1s
+export PAYOUT_BATCH_INTERVAL=0s SANDBOX_CONFIRM_DELAY=0s PAYOUT_POLL_INTERVAL=1s
 export RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_WITHDRAWALS_PER_MINUTE=1000000000
 export WEBHOOK_ALLOW_PRIVATE_URLS=true WHITELIST_COOLDOWN=0s LOG_LEVEL=warn DB_MAX_CONNS=${BENCH_DB_CONNS:-32}
 bin/withdrawals migrate 2>"$work/migrate.log"
@@ -52,7 +53,7 @@ done
 
 echo "service pid $pid on $HTTP_ADDR"
 bin/loadgen -url "http://127.0.0.1:$port" -admin-key "$admin_key" -conns "$conns" -duration "${secs}s" \
-	-merchants "$merchants" -reference "$work/reference.txt" -pid "$pid"
+	-merchants "$merchants" -reference "$work/reference.txt" -pid "$pid" ${BENCH_PHASES:+-phases "$BENCH_PHASES"}
 if grep -q '"level":"ERROR"' "$work/service.log"; then
 	echo "service logged errors:"
 	grep '"level":"ERROR"' "$work/service.log" | head -5

@@ -23,10 +23,24 @@ type Accounts struct {
 	// lastTouched throttles last_used_at writes to one per key per minute, so
 	// authentication does not add a write to every request.
 	lastTouched sync.Map // key id -> time.Time
+
+	// keys caches authenticated keys for cacheTTL, so a request does not pay a database
+	// round trip to learn who is calling. Revoking a key here drops it at once; other
+	// instances drop it within cacheTTL.
+	keys     sync.Map // hex(SHA-256 of key) -> cachedKey
+	cacheTTL time.Duration
 }
 
-// NewAccounts wires the account use cases.
+type cachedKey struct {
+	principal Principal
+	expires   time.Time
+}
+
+// NewAccounts wires the account use cases, without a key cache.
 func NewAccounts(db *gorm.DB, clock Clock) *Accounts { return &Accounts{db: db, clock: clock} }
+
+// CacheKeys keeps authenticated keys in memory for ttl (AUTH_CACHE_TTL); 0 disables it.
+func (s *Accounts) CacheKeys(ttl time.Duration) { s.cacheTTL = ttl }
 
 // Principal is who is calling: an API key and what it belongs to.
 type Principal struct {
@@ -43,15 +57,20 @@ func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principa
 	if plaintext == "" || len(plaintext) > 200 {
 		return Principal{}, ErrUnauthorized
 	}
+	hash := HashAPIKey(plaintext)
+	cacheKey := string(hash)
+	now := s.clock.now()
+	if c, ok := s.keys.Load(cacheKey); ok && now.Before(c.(cachedKey).expires) {
+		return c.(cachedKey).principal, nil
+	}
 	var key models.APIKey
-	res := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", HashAPIKey(plaintext)).Limit(1).Find(&key)
+	res := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", hash).Limit(1).Find(&key)
 	if res.Error != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return Principal{}, ErrUnauthorized
 	}
-	now := s.clock.now()
 	if last, ok := s.lastTouched.Load(key.ID); !ok || now.Sub(last.(time.Time)) >= lastUsedResolution {
 		s.lastTouched.Store(key.ID, now)
 		if err := s.db.WithContext(ctx).Model(&models.APIKey{}).Where("id = ?", key.ID).UpdateColumn("last_used_at", now).Error; err != nil {
@@ -61,6 +80,9 @@ func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principa
 	p := Principal{KeyID: key.ID, Role: key.Role, Scope: key.Scope}
 	if key.MerchantID != nil {
 		p.MerchantID = *key.MerchantID
+	}
+	if s.cacheTTL > 0 {
+		s.keys.Store(cacheKey, cachedKey{principal: p, expires: now.Add(s.cacheTTL)})
 	}
 	return p, nil
 }
@@ -167,6 +189,9 @@ func (s *Accounts) RevokeKey(ctx context.Context, id string) (models.APIKey, err
 		}
 		return nil
 	})
+	if err == nil {
+		s.keys.Delete(string(key.KeyHash))
+	}
 	return key, err
 }
 

@@ -14,14 +14,18 @@ import (
 
 // FeeSchedules owns the admin fee settings and their audit trail.
 type FeeSchedules struct {
-	db    *gorm.DB
-	clock Clock
+	db      *gorm.DB
+	clock   Clock
+	catalog *Catalog
 }
 
 // NewFeeSchedules wires the fee administration use cases.
 func NewFeeSchedules(db *gorm.DB, clock Clock) *FeeSchedules {
 	return &FeeSchedules{db: db, clock: clock}
 }
+
+// UseCatalog makes every change drop the shared token cache at once.
+func (s *FeeSchedules) UseCatalog(c *Catalog) { s.catalog = c }
 
 // EffectiveSchedule is the schedule a token is priced with, and where it comes from.
 type EffectiveSchedule struct {
@@ -113,6 +117,9 @@ func (s *FeeSchedules) Set(ctx context.Context, in SetInput) (models.FeeSchedule
 			OldValue: oldJSON, NewValue: scheduleJSON(next),
 		}).Error
 	})
+	if err == nil {
+		s.catalog.invalidate()
+	}
 	return next, err
 }
 

@@ -98,6 +98,14 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 	river.AddWorker(workers, &submitWorker{payouts: payouts})
 	river.AddWorker(workers, &pollWorker{payouts: payouts})
 	river.AddWorker(workers, &deliverWorker{webhooks: hooks})
+	var periodic []*river.PeriodicJob
+	if cfg.BatchInterval > 0 { // 0: batches run only on demand (POST /api/admin/payout-runs)
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.BatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PayoutTickArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		))
+	}
 	client, err := river.NewClient(riverdatabasesql.New(db), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
@@ -108,11 +116,7 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 		JobTimeout:        payouts.cfg.ProviderTimeout + 30*time.Second,
 		RetryPolicy:       &backoff{base: cfg.RetryBase, max: cfg.RetryMax},
 		Logger:            cfg.Logger,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
-			river.PeriodicInterval(cfg.BatchInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return PayoutTickArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true},
-		)},
+		PeriodicJobs:      periodic,
 	})
 	if err != nil {
 		return nil, err

@@ -77,19 +77,9 @@ func openMerchantAccounts(tx *gorm.DB, merchantID string, tokens []string, now t
 	return nil
 }
 
-// The four balance movements. Each is one conditional UPDATE of the materialised
-// balance row; the CHECK constraints on balances back every one of them.
-
-// lockFunds moves amount from available to pending if, and only if, available covers it.
-// It reports false when it does not.
-func lockFunds(tx *gorm.DB, merchantID, token string, amount decimal.Decimal, now time.Time) (bool, error) {
-	res := tx.Exec(`UPDATE balances SET available = available - ?, pending = pending + ?, updated_at = ?
-		WHERE merchant_id = ? AND token = ? AND available >= ?`, amount, amount, now, merchantID, token, amount)
-	if res.Error != nil {
-		return false, fmt.Errorf("ledger: lock funds: %w", res.Error)
-	}
-	return res.RowsAffected == 1, nil
-}
+// The balance movements after creation (the lock itself is part of createSQL in
+// withdrawals.go). Each is one UPDATE of the materialised balance row; the CHECK
+// constraints on balances back every one of them.
 
 // releaseFunds returns a locked amount to available.
 func releaseFunds(tx *gorm.DB, merchantID, token string, amount decimal.Decimal, now time.Time) error {

@@ -73,6 +73,26 @@ var EventTypes = []string{EventWithdrawalPending, EventWithdrawalProcessing, Eve
 // the merchant subscribed to it. only, when set, restricts delivery to that endpoint
 // (test pings).
 func (o *Outbox) record(ctx context.Context, tx *gorm.DB, merchantID, eventType, subjectID string, data any, now time.Time, only *models.WebhookEndpoint) (models.WebhookEvent, error) {
+	evt, err := newEvent(merchantID, eventType, subjectID, data, now)
+	if err != nil {
+		return evt, err
+	}
+	if err := tx.Create(&evt).Error; err != nil {
+		return evt, fmt.Errorf("outbox: insert event: %w", err)
+	}
+	var endpointIDs []string
+	if only != nil {
+		endpointIDs = []string{only.ID}
+	} else if err := tx.Model(&models.WebhookEndpoint{}).
+		Where("merchant_id = ? AND deleted_at IS NULL AND disabled_at IS NULL AND jsonb_exists(events, ?)", merchantID, eventType).
+		Pluck("id", &endpointIDs).Error; err != nil {
+		return evt, fmt.Errorf("outbox: find endpoints: %w", err)
+	}
+	return evt, o.fanOut(ctx, tx, evt, endpointIDs)
+}
+
+// newEvent builds an event and its body: the exact bytes every delivery will send.
+func newEvent(merchantID, eventType, subjectID string, data any, now time.Time) (models.WebhookEvent, error) {
 	evt := models.WebhookEvent{ID: newEventID(), MerchantID: merchantID, Type: eventType, CreatedAt: now}
 	if subjectID != "" {
 		evt.SubjectID = &subjectID
@@ -82,27 +102,22 @@ func (o *Outbox) record(ctx context.Context, tx *gorm.DB, merchantID, eventType,
 		return evt, fmt.Errorf("outbox: encode %s: %w", eventType, err)
 	}
 	evt.Payload = body
-	if err := tx.Create(&evt).Error; err != nil {
-		return evt, fmt.Errorf("outbox: insert event: %w", err)
-	}
-	var endpoints []models.WebhookEndpoint
-	if only != nil {
-		endpoints = []models.WebhookEndpoint{*only}
-	} else if err := tx.Where("merchant_id = ? AND deleted_at IS NULL AND disabled_at IS NULL AND jsonb_exists(events, ?)", merchantID, eventType).
-		Find(&endpoints).Error; err != nil {
-		return evt, fmt.Errorf("outbox: find endpoints: %w", err)
-	}
-	for _, ep := range endpoints {
-		d := models.WebhookDelivery{ID: newDeliveryID(), EventID: evt.ID, EndpointID: ep.ID, MerchantID: merchantID,
-			EventType: eventType, Status: models.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	return evt, nil
+}
+
+// fanOut writes a delivery and its job for each endpoint, in the event's transaction.
+func (o *Outbox) fanOut(ctx context.Context, tx *gorm.DB, evt models.WebhookEvent, endpointIDs []string) error {
+	for _, endpointID := range endpointIDs {
+		d := models.WebhookDelivery{ID: newDeliveryID(), EventID: evt.ID, EndpointID: endpointID, MerchantID: evt.MerchantID,
+			EventType: evt.Type, Status: models.DeliveryPending, CreatedAt: evt.CreatedAt, UpdatedAt: evt.CreatedAt}
 		if err := tx.Create(&d).Error; err != nil {
-			return evt, fmt.Errorf("outbox: insert delivery: %w", err)
+			return fmt.Errorf("outbox: insert delivery: %w", err)
 		}
 		if err := o.enqueueDelivery(ctx, tx, d.ID); err != nil {
-			return evt, err
+			return err
 		}
 	}
-	return evt, nil
+	return nil
 }
 
 func (o *Outbox) enqueueDelivery(ctx context.Context, tx *gorm.DB, deliveryID string) error {

@@ -72,7 +72,7 @@ func price(tok pricedToken, amount decimal.Decimal) (fees.Quote, error) {
 // Quote prices a withdrawal without locking anything (GET /api/withdrawals/fee and the
 // admin test calculation).
 func (s *Withdrawals) Quote(ctx context.Context, token string, amount decimal.Decimal) (fees.Quote, string, error) {
-	tok, err := loadPricedToken(ctx, s.db, token)
+	tok, err := s.catalog.token(ctx, s.db, token)
 	if err != nil {
 		return fees.Quote{}, "", err
 	}

@@ -139,27 +139,5 @@ func (s *Whitelist) Remove(ctx context.Context, merchantID, id string) error {
 	return nil
 }
 
-// checkWhitelist refuses a withdrawal to an address that is not a usable entry while
-// the merchant's enforcement is on. One query.
-func checkWhitelist(ctx context.Context, db *gorm.DB, merchantID, token, format, addr string, now time.Time) error {
-	var r struct {
-		WhitelistEnabled       bool
-		WhitelistEnforcedUntil *time.Time
-		Listed                 bool
-	}
-	err := db.WithContext(ctx).Raw(`
-		SELECT m.whitelist_enabled, m.whitelist_enforced_until,
-		       EXISTS (SELECT 1 FROM whitelist_entries e WHERE e.merchant_id = m.id AND e.token = ?
-		               AND e.normalized_address = ? AND e.deleted_at IS NULL AND e.usable_at <= ?) AS listed
-		FROM merchants m WHERE m.id = ?`, token, address.Normalize(format, addr), now, merchantID).Scan(&r).Error
-	if err != nil {
-		return fmt.Errorf("whitelist check: %w", err)
-	}
-	if enforced(r.WhitelistEnabled, r.WhitelistEnforcedUntil, now) && !r.Listed {
-		return ErrAddressNotWhitelisted
-	}
-	return nil
-}
-
 // Now is the whitelist's clock, for rendering whether an entry is usable yet.
 func (s *Whitelist) Now() time.Time { return s.clock.now() }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type config struct {
 	Settle     int
 	Reference  string
 	ServicePID int
+	Phases     string
 }
 
 func main() {
@@ -37,6 +39,7 @@ func main() {
 	flag.IntVar(&cfg.Settle, "settle", 10_000, "withdrawals in the settlement phase")
 	flag.StringVar(&cfg.Reference, "reference", "", "file with the pgbench reference lines")
 	flag.IntVar(&cfg.ServicePID, "pid", 0, "service process id, for its peak RSS")
+	flag.StringVar(&cfg.Phases, "phases", "settle,webhooks,create_spread,create_hot,reads", "phases to run, comma separated")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -65,8 +68,14 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	// Settlement first: it needs a pending set of exactly its own withdrawals.
-	steps := []func(context.Context) error{b.settle, b.webhooks, b.createSpread, b.createHot, b.reads}
-	for _, step := range steps {
+	steps := map[string]func(context.Context) error{
+		"settle": b.settle, "webhooks": b.webhooks, "create_spread": b.createSpread, "create_hot": b.createHot, "reads": b.reads,
+	}
+	for _, name := range strings.Split(cfg.Phases, ",") {
+		step, ok := steps[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("unknown phase %q", name)
+		}
 		if err := step(ctx); err != nil {
 			return err
 		}

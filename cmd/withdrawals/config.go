@@ -42,6 +42,8 @@ type config struct {
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
 	WhitelistCooldown             time.Duration
+	PprofAddr                     string
+	AuthCacheTTL                  time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
@@ -76,6 +78,8 @@ func loadConfig() (config, error) {
 	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
 	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
 	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 20, &errs)
+	c.PprofAddr = envString("PPROF_ADDR", "")
+	c.AuthCacheTTL = envDuration("AUTH_CACHE_TTL", 2*time.Second, &errs)
 	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
 	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
 	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)

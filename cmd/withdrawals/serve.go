@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/paycore/withdrawals/internal/app"
@@ -39,6 +40,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		},
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
+		AuthCacheTTL:                  cfg.AuthCacheTTL,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,
 		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
 		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,
@@ -66,6 +68,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, logger)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("listening", "addr", cfg.HTTPAddr, "database", database.Redact(cfg.DatabaseURL),
@@ -89,4 +94,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		serveErr = errors.Join(serveErr, fmt.Errorf("job queue shutdown: %w", err))
 	}
 	return serveErr
+}
+
+// servePprof exposes net/http/pprof on its own listener (PPROF_ADDR, off by default),
+// never on the API's, so profiles are reachable only where the operator binds them.
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	logger.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Error("pprof", "error", err.Error())
+	}
 }

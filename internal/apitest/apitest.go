@@ -101,6 +101,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		Webhooks:                      o.Webhooks,
 		Clock:                         o.Clock,
 		WhitelistCooldown:             o.WhitelistCooldown,
+		AuthCacheTTL:                  time.Minute, // revocation must still be immediate: TestRevokedKeyIsRefusedAtOnce
 		RateLimitPerMinute:            o.RateLimit,
 		RateLimitWithdrawalsPerMinute: o.RateLimitWithdrawals,
 		WebhookWorkers:                4,

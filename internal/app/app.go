@@ -35,6 +35,8 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookMaxAttempts is how many times a delivery is tried (about a day of retries).
 	WebhookMaxAttempts int
+	// AuthCacheTTL keeps authenticated API keys in memory (0: look every key up).
+	AuthCacheTTL time.Duration
 	// WhitelistCooldown delays new whitelist entries and turning enforcement off.
 	WhitelistCooldown time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
@@ -89,6 +91,11 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Ledger:      services.NewLedger(db, cfg.Clock),
 		Provider:    provider,
 	}
+	a.Accounts.CacheKeys(cfg.AuthCacheTTL)
+	catalog := services.NewCatalog(cfg.Clock)
+	a.Withdrawals.UseCatalog(catalog)
+	feeSchedules := services.NewFeeSchedules(db, cfg.Clock)
+	feeSchedules.UseCatalog(catalog)
 	a.Jobs, err = services.NewJobClient(sqlDB, outbox, a.Payouts, a.Webhooks, services.QueueConfig{
 		BatchInterval: cfg.BatchInterval, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 		Workers: cfg.Workers, WebhookWorkers: cfg.WebhookWorkers,
@@ -101,7 +108,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Withdrawals:  a.Withdrawals,
 		Balances:     services.NewBalances(db),
 		Accounts:     a.Accounts,
-		FeeSchedules: services.NewFeeSchedules(db, cfg.Clock),
+		FeeSchedules: feeSchedules,
 		Payouts:      a.Payouts,
 		Webhooks:     a.Webhooks,
 		Ledger:       a.Ledger,
