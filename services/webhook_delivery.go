@@ -40,85 +40,135 @@ const maxRetryAfter = time.Hour
 // receiver asked to wait (429 with Retry-After), errDeliveryFailed when it should be
 // retried, nil when the delivery is settled either way.
 func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt bool) (time.Duration, error) {
-	var (
-		d   models.WebhookDelivery
-		evt models.WebhookEvent
-		ep  models.WebhookEndpoint
-	)
-	res := s.db.WithContext(ctx).Where("id = ?", deliveryID).Limit(1).Find(&d)
+	var row struct {
+		models.WebhookEndpoint
+		EventID    string
+		EventType  string
+		Payload    []byte
+		DeliveryOK bool
+	}
+	// One query for the delivery, its event and its endpoint.
+	res := s.db.WithContext(ctx).Raw(`
+		SELECT ep.*, ev.id AS event_id, ev.type AS event_type, ev.payload, d.status = 'pending' AS delivery_ok
+		FROM webhook_deliveries d
+		JOIN webhook_events ev ON ev.id = d.event_id
+		JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
+		WHERE d.id = ?`, deliveryID).Scan(&row)
 	if res.Error != nil {
 		return 0, fmt.Errorf("load delivery: %w", res.Error)
 	}
-	if res.RowsAffected == 0 || d.Status != models.DeliveryPending {
+	if res.RowsAffected == 0 || !row.DeliveryOK {
 		return 0, nil
 	}
-	if err := s.db.WithContext(ctx).Where("id = ?", d.EventID).Take(&evt).Error; err != nil {
-		return 0, fmt.Errorf("load event: %w", err)
-	}
-	if err := s.db.WithContext(ctx).Where("id = ?", d.EndpointID).Take(&ep).Error; err != nil {
-		return 0, fmt.Errorf("load endpoint: %w", err)
-	}
+	ep := row.WebhookEndpoint
 	now := s.clock.now()
-	if ep.DeletedAt != nil || (ep.DisabledAt != nil && evt.Type != EventPing) {
-		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, nil, "endpoint deleted or disabled", now)
+	if ep.DeletedAt != nil || (ep.DisabledAt != nil && row.EventType != EventPing) {
+		return 0, s.record(ctx, deliveryID, ep.ID, nil, outcome{status: models.DeliveryFailed, reason: "endpoint deleted or disabled"}, now)
 	}
 
 	secrets := []string{ep.Secret}
 	if ep.PreviousSecret != nil && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
 		secrets = append(secrets, *ep.PreviousSecret)
 	}
-	headers, err := webhooks.Headers(secrets, evt.ID, now.Unix(), evt.Payload)
+	headers, err := webhooks.Headers(secrets, row.EventID, now.Unix(), row.Payload)
 	if err != nil {
 		return 0, err
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	result := webhooks.Post(attemptCtx, s.sender.client, ep.URL, headers, evt.Payload)
+	result := webhooks.Post(attemptCtx, s.sender.client, ep.URL, headers, row.Payload)
 	cancel()
-	if err := s.recordAttempt(ctx, d.ID, result, now); err != nil {
+
+	o := s.decide(ep, result, lastAttempt, now)
+	s.metrics.ObserveWebhook(o.metric, result.Latency)
+	if err := s.record(ctx, deliveryID, ep.ID, &result, o, now); err != nil {
 		return 0, err
 	}
-
-	outcome := "retry"
-	defer func() { s.metrics.ObserveWebhook(outcome, result.Latency) }()
 	switch {
-	case result.Err == nil && result.StatusCode >= 200 && result.StatusCode < 300:
-		outcome = "succeeded"
-		if err := s.db.WithContext(ctx).Model(&models.WebhookEndpoint{}).Where("id = ?", ep.ID).UpdateColumns(
-			map[string]any{"failing_since": nil, "disabled_at": nil, "disabled_reason": nil}).Error; err != nil {
-			return 0, fmt.Errorf("endpoint healthy: %w", err)
-		}
-		return 0, s.finish(ctx, d.ID, models.DeliverySucceeded, &result.StatusCode, "", now)
-	case result.StatusCode == http.StatusGone:
-		outcome = "gone"
-		// The receiver says it is gone for good: stop sending to it.
-		if err := s.disable(ctx, ep.ID, "gone", now); err != nil {
-			return 0, err
-		}
-		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, &result.StatusCode, "endpoint answered 410 Gone; disabled", now)
+	case o.status != models.DeliveryPending:
+		return 0, nil
+	case o.wait > 0:
+		return o.wait, nil
+	default:
+		return 0, errDeliveryFailed
 	}
+}
 
+// outcome is what one attempt means for the delivery and its endpoint.
+type outcome struct {
+	status       models.DeliveryStatus // pending: try again
+	reason       string
+	wait         time.Duration // honour the receiver's Retry-After
+	metric       string
+	healthy      bool   // clear the endpoint's failure state
+	failingSince bool   // the endpoint starts failing now
+	disable      string // disable the endpoint with this reason
+}
+
+func (s *Webhooks) decide(ep models.WebhookEndpoint, r webhooks.Result, lastAttempt bool, now time.Time) outcome {
+	if r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300 {
+		return outcome{status: models.DeliverySucceeded, metric: "succeeded", healthy: ep.FailingSince != nil || ep.DisabledAt != nil}
+	}
+	if r.StatusCode == http.StatusGone {
+		// The receiver says it is gone for good: stop sending to it.
+		return outcome{status: models.DeliveryFailed, reason: "endpoint answered 410 Gone; disabled", metric: "gone", disable: "gone"}
+	}
+	o := outcome{status: models.DeliveryPending, metric: "retry", failingSince: ep.FailingSince == nil}
 	failingSince := now
 	if ep.FailingSince != nil {
 		failingSince = *ep.FailingSince
-	} else if err := s.db.WithContext(ctx).Model(&models.WebhookEndpoint{}).Where("id = ? AND failing_since IS NULL", ep.ID).
-		UpdateColumn("failing_since", now).Error; err != nil {
-		return 0, fmt.Errorf("mark endpoint failing: %w", err)
 	}
-	if now.Sub(failingSince) >= s.cfg.DisableAfter {
-		outcome = "failed"
-		if err := s.disable(ctx, ep.ID, "failing", now); err != nil {
-			return 0, err
+	switch {
+	case now.Sub(failingSince) >= s.cfg.DisableAfter:
+		o.status, o.metric, o.disable = models.DeliveryFailed, "failed", "failing"
+		o.reason = "endpoint failing since " + failingSince.Format(time.RFC3339) + "; disabled"
+	case lastAttempt:
+		o.status, o.metric, o.reason = models.DeliveryFailed, "failed", "retries exhausted"
+	case r.StatusCode == http.StatusTooManyRequests && r.RetryAfter > 0:
+		o.wait = min(r.RetryAfter, maxRetryAfter)
+	}
+	return o
+}
+
+// record writes the attempt (when one was made), the delivery's new state and the
+// endpoint's health in one transaction.
+func (s *Webhooks) record(ctx context.Context, deliveryID, endpointID string, r *webhooks.Result, o outcome, now time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		updates := map[string]any{"status": o.status, "updated_at": now}
+		if r != nil {
+			a := models.WebhookAttempt{ID: newAttemptID(), DeliveryID: deliveryID, AttemptedAt: now, HTTPStatus: statusOrNil(*r), LatencyMs: int(r.Latency.Milliseconds())}
+			if r.Err != nil {
+				msg := r.Err.Error()
+				a.Error = &msg
+			} else if r.StatusCode < 200 || r.StatusCode >= 300 {
+				msg := fmt.Sprintf("HTTP %d", r.StatusCode)
+				a.Error = &msg
+			}
+			if err := tx.Create(&a).Error; err != nil {
+				return fmt.Errorf("record attempt: %w", err)
+			}
+			updates["attempts"] = gorm.Expr("attempts + 1")
+			updates["last_http_status"] = a.HTTPStatus
+			updates["last_error"] = a.Error
 		}
-		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, statusOrNil(result), "endpoint failing since "+failingSince.Format(time.RFC3339)+"; disabled", now)
-	}
-	if lastAttempt {
-		outcome = "failed"
-		return 0, s.finish(ctx, d.ID, models.DeliveryFailed, statusOrNil(result), "retries exhausted", now)
-	}
-	if result.StatusCode == http.StatusTooManyRequests && result.RetryAfter > 0 {
-		return min(result.RetryAfter, maxRetryAfter), nil
-	}
-	return 0, errDeliveryFailed
+		if o.status == models.DeliverySucceeded {
+			updates["delivered_at"] = now
+		} else if o.reason != "" {
+			updates["last_error"] = o.reason
+		}
+		if err := tx.Model(&models.WebhookDelivery{}).Where("id = ?", deliveryID).UpdateColumns(updates).Error; err != nil {
+			return fmt.Errorf("record delivery: %w", err)
+		}
+		ep := tx.Model(&models.WebhookEndpoint{}).Where("id = ?", endpointID)
+		switch {
+		case o.healthy:
+			return ep.UpdateColumns(map[string]any{"failing_since": nil, "disabled_at": nil, "disabled_reason": nil}).Error
+		case o.disable != "":
+			return ep.Where("disabled_at IS NULL").UpdateColumns(map[string]any{"disabled_at": now, "disabled_reason": o.disable}).Error
+		case o.failingSince:
+			return ep.Where("failing_since IS NULL").UpdateColumn("failing_since", now).Error
+		}
+		return nil
+	})
 }
 
 func statusOrNil(r webhooks.Result) *int {
@@ -126,39 +176,6 @@ func statusOrNil(r webhooks.Result) *int {
 		return nil
 	}
 	return &r.StatusCode
-}
-
-func (s *Webhooks) recordAttempt(ctx context.Context, deliveryID string, r webhooks.Result, now time.Time) error {
-	a := models.WebhookAttempt{ID: newAttemptID(), DeliveryID: deliveryID, AttemptedAt: now, HTTPStatus: statusOrNil(r), LatencyMs: int(r.Latency.Milliseconds())}
-	if r.Err != nil {
-		msg := r.Err.Error()
-		a.Error = &msg
-	} else if r.StatusCode < 200 || r.StatusCode >= 300 {
-		msg := fmt.Sprintf("HTTP %d", r.StatusCode)
-		a.Error = &msg
-	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&a).Error; err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
-		return tx.Model(&models.WebhookDelivery{}).Where("id = ?", deliveryID).UpdateColumns(map[string]any{
-			"attempts": gorm.Expr("attempts + 1"), "last_http_status": a.HTTPStatus, "last_error": a.Error, "updated_at": now}).Error
-	})
-}
-
-func (s *Webhooks) finish(ctx context.Context, deliveryID string, status models.DeliveryStatus, httpStatus *int, reason string, now time.Time) error {
-	updates := map[string]any{"status": status, "updated_at": now}
-	if status == models.DeliverySucceeded {
-		updates["delivered_at"] = now
-	} else {
-		updates["last_error"] = reason
-	}
-	return s.db.WithContext(ctx).Model(&models.WebhookDelivery{}).Where("id = ?", deliveryID).UpdateColumns(updates).Error
-}
-
-func (s *Webhooks) disable(ctx context.Context, endpointID, reason string, now time.Time) error {
-	return s.db.WithContext(ctx).Model(&models.WebhookEndpoint{}).Where("id = ? AND disabled_at IS NULL", endpointID).
-		UpdateColumns(map[string]any{"disabled_at": now, "disabled_reason": reason}).Error
 }
 
 type deliverWorker struct {

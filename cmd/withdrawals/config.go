@@ -77,7 +77,7 @@ func loadConfig() (config, error) {
 	c.WebhookDisableAfter = envDuration("WEBHOOK_DISABLE_AFTER", 72*time.Hour, &errs)
 	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
 	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
-	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 20, &errs)
+	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 50, &errs)
 	c.PprofAddr = envString("PPROF_ADDR", "")
 	c.AuthCacheTTL = envDuration("AUTH_CACHE_TTL", 2*time.Second, &errs)
 	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
