@@ -2,6 +2,7 @@ package services
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -32,6 +33,22 @@ type posting struct {
 // not sum to zero: that would create or destroy money. Zero legs (a withdrawal without
 // a fee) are left out.
 func postJournal(tx *gorm.DB, j models.LedgerJournal, legs []posting) error {
+	entries, err := journalEntries(j, legs)
+	if err != nil {
+		return err
+	}
+	if err := tx.Create(&j).Error; err != nil {
+		return fmt.Errorf("ledger: insert journal: %w", err)
+	}
+	if err := tx.Create(&entries).Error; err != nil {
+		return fmt.Errorf("ledger: insert entries: %w", err)
+	}
+	return nil
+}
+
+// journalEntries turns a journal's legs into entries, refusing legs that do not sum to
+// zero. Zero legs (a withdrawal without a fee) are left out.
+func journalEntries(j models.LedgerJournal, legs []posting) ([]models.LedgerEntry, error) {
 	sum := decimal.Zero
 	entries := make([]models.LedgerEntry, 0, len(legs))
 	for _, l := range legs {
@@ -42,15 +59,9 @@ func postJournal(tx *gorm.DB, j models.LedgerJournal, legs []posting) error {
 		entries = append(entries, models.LedgerEntry{ID: newEntryID(), JournalID: j.ID, AccountID: l.account, Amount: l.amount, CreatedAt: j.CreatedAt})
 	}
 	if !sum.IsZero() {
-		return fmt.Errorf("ledger: journal %s (%s) does not balance: sum %s", j.ID, j.Kind, sum)
+		return nil, fmt.Errorf("ledger: journal %s (%s) does not balance: sum %s", j.ID, j.Kind, sum)
 	}
-	if err := tx.Create(&j).Error; err != nil {
-		return fmt.Errorf("ledger: insert journal: %w", err)
-	}
-	if err := tx.Create(&entries).Error; err != nil {
-		return fmt.Errorf("ledger: insert entries: %w", err)
-	}
-	return nil
+	return entries, nil
 }
 
 // openMerchantAccounts creates a merchant's ledger accounts and zero balance rows for
@@ -81,16 +92,34 @@ func openMerchantAccounts(tx *gorm.DB, merchantID string, tokens []string, now t
 // withdrawals.go). Each is one UPDATE of the materialised balance row; the CHECK
 // constraints on balances back every one of them.
 
-// releaseFunds returns a locked amount to available.
-func releaseFunds(tx *gorm.DB, merchantID, token string, amount decimal.Decimal, now time.Time) error {
-	return exactlyOne(tx.Exec(`UPDATE balances SET available = available + ?, pending = pending - ?, updated_at = ?
-		WHERE merchant_id = ? AND token = ?`, amount, amount, now, merchantID, token), "release funds")
-}
-
-// settleFunds removes a locked amount for good (it was paid out).
-func settleFunds(tx *gorm.DB, merchantID, token string, amount decimal.Decimal, now time.Time) error {
-	return exactlyOne(tx.Exec(`UPDATE balances SET pending = pending - ?, updated_at = ?
-		WHERE merchant_id = ? AND token = ?`, amount, now, merchantID, token), "settle funds")
+// moveBalances applies release (pending -> available) or settlement (pending leaves)
+// journals to the materialised balances, one UPDATE for all merchants and tokens
+// concerned. Every pair must match exactly one balance row.
+func moveBalances(tx *gorm.DB, kind models.JournalKind, totals map[[2]string]decimal.Decimal, now time.Time) error {
+	if len(totals) == 0 {
+		return nil
+	}
+	set := "pending = b.pending - x.total"
+	if kind == models.JournalWithdrawalRelease {
+		set = "available = b.available + x.total, pending = b.pending - x.total"
+	}
+	values := make([]string, 0, len(totals))
+	args := make([]any, 0, 3*len(totals)+1)
+	args = append(args, now)
+	for key, total := range totals {
+		values = append(values, "(?, ?, CAST(? AS numeric))")
+		args = append(args, key[0], key[1], total)
+	}
+	res := tx.Exec(`UPDATE balances b SET `+set+`, updated_at = ?
+		FROM (VALUES `+strings.Join(values, ", ")+`) AS x(merchant_id, token, total)
+		WHERE b.merchant_id = x.merchant_id AND b.token = x.token`, args...)
+	if res.Error != nil {
+		return fmt.Errorf("ledger: move balances: %w", res.Error)
+	}
+	if res.RowsAffected != int64(len(totals)) {
+		return fmt.Errorf("ledger: move balances: expected %d balance rows, updated %d", len(totals), res.RowsAffected)
+	}
+	return nil
 }
 
 // creditFunds adds to available.

@@ -91,6 +91,48 @@ func (o *Outbox) record(ctx context.Context, tx *gorm.DB, merchantID, eventType,
 	return evt, o.fanOut(ctx, tx, evt, endpointIDs)
 }
 
+// recordMany writes one event per withdrawal (their status change) and the deliveries
+// to each merchant's subscribed endpoints: one insert for the events and one query for
+// the endpoints of every merchant concerned.
+func (o *Outbox) recordMany(ctx context.Context, tx *gorm.DB, ws []*models.Withdrawal, eventType string, now time.Time) error {
+	events := make([]models.WebhookEvent, len(ws))
+	merchants := make([]string, 0, len(ws))
+	seen := map[string]bool{}
+	for i, w := range ws {
+		evt, err := newEvent(w.MerchantID, eventType, w.ID, eventData(*w), now)
+		if err != nil {
+			return err
+		}
+		events[i] = evt
+		if !seen[w.MerchantID] {
+			seen[w.MerchantID] = true
+			merchants = append(merchants, w.MerchantID)
+		}
+	}
+	if err := tx.CreateInBatches(&events, 1000).Error; err != nil {
+		return fmt.Errorf("outbox: insert events: %w", err)
+	}
+	var subscribed []struct{ ID, MerchantID string }
+	if err := tx.Model(&models.WebhookEndpoint{}).Select("id, merchant_id").
+		Where("merchant_id IN ? AND deleted_at IS NULL AND disabled_at IS NULL AND jsonb_exists(events, ?)", merchants, eventType).
+		Find(&subscribed).Error; err != nil {
+		return fmt.Errorf("outbox: find endpoints: %w", err)
+	}
+	if len(subscribed) == 0 {
+		return nil
+	}
+	byMerchant := map[string][]string{}
+	for _, ep := range subscribed {
+		byMerchant[ep.MerchantID] = append(byMerchant[ep.MerchantID], ep.ID)
+	}
+	for _, evt := range events {
+		if err := o.fanOut(ctx, tx, evt, byMerchant[evt.MerchantID]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newEvent builds an event and its body: the exact bytes every delivery will send.
 func newEvent(merchantID, eventType, subjectID string, data any, now time.Time) (models.WebhookEvent, error) {
 	evt := models.WebhookEvent{ID: newEventID(), MerchantID: merchantID, Type: eventType, CreatedAt: now}

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,10 +98,12 @@ func (p *Payouts) claimBatch(ctx context.Context, token string) (string, int, er
 		}).Error; err != nil {
 			return fmt.Errorf("claim %s: insert batch: %w", token, err)
 		}
+		items := make([]*models.Withdrawal, len(claimed))
 		for i := range claimed {
-			if err := transition(ctx, tx, p.outbox, &claimed[i], change{to: models.StatusProcessing, batchID: &batchID, actor: "payout-batcher"}, now); err != nil {
-				return err
-			}
+			items[i] = &claimed[i]
+		}
+		if err := transitionAll(ctx, tx, p.outbox, items, change{to: models.StatusProcessing, batchID: &batchID, actor: "payout-batcher"}, now); err != nil {
+			return err
 		}
 		return p.enqueue(ctx, tx, SubmitBatchArgs{BatchID: batchID}, nil)
 	})
@@ -212,32 +215,49 @@ func (p *Payouts) settle(ctx context.Context, batch *models.PayoutBatch, results
 		for i := range items {
 			byID[items[i].ID] = &items[i]
 		}
+		// Group the results by what they mean, so each group is one set-based transition.
+		type group struct {
+			status payouts.ItemStatus
+			detail string // tx hash, or failure reason
+		}
+		groups := map[group][]*models.Withdrawal{}
 		open := len(items)
 		for _, r := range results {
 			w, ok := byID[r.WithdrawalID]
 			if !ok {
 				continue // not ours, or settled already
 			}
-			txHash, reason := r.TxHash, r.Reason
+			g := group{status: r.Status, detail: r.TxHash}
 			switch r.Status {
-			case payouts.ItemConfirmed:
-				if err := transition(ctx, tx, p.outbox, w, change{to: models.StatusConfirmed, txHash: &txHash, providerReference: reference, actor: "payout-worker"}, now); err != nil {
-					return err
-				}
-				open--
 			case payouts.ItemFailed:
-				if reason == "" {
-					reason = "failed"
-				}
-				if err := transition(ctx, tx, p.outbox, w, change{to: models.StatusFailed, failureReason: &reason, providerReference: reference, actor: "payout-worker"}, now); err != nil {
-					return err
-				}
+				g.detail = cmp.Or(r.Reason, "failed")
+				open--
+			case payouts.ItemConfirmed:
 				open--
 			case payouts.ItemAccepted:
-				if err := tx.Model(&models.Withdrawal{}).Where("id = ? AND status = ?", w.ID, models.StatusProcessing).
-					UpdateColumns(map[string]any{"tx_hash": txHash, "provider_reference": reference, "updated_at": now}).Error; err != nil {
-					return fmt.Errorf("settle %s: record tx hash: %w", w.ID, err)
+			default:
+				continue
+			}
+			groups[g] = append(groups[g], w)
+		}
+		for g, ws := range groups {
+			detail := g.detail
+			var err error
+			switch g.status {
+			case payouts.ItemConfirmed:
+				err = transitionAll(ctx, tx, p.outbox, ws, change{to: models.StatusConfirmed, txHash: &detail, providerReference: reference, actor: "payout-worker"}, now)
+			case payouts.ItemFailed:
+				err = transitionAll(ctx, tx, p.outbox, ws, change{to: models.StatusFailed, failureReason: &detail, providerReference: reference, actor: "payout-worker"}, now)
+			case payouts.ItemAccepted:
+				ids := make([]string, len(ws))
+				for i, w := range ws {
+					ids[i] = w.ID
 				}
+				err = tx.Model(&models.Withdrawal{}).Where("id IN ? AND status = ?", ids, models.StatusProcessing).
+					UpdateColumns(map[string]any{"tx_hash": detail, "provider_reference": reference, "updated_at": now}).Error
+			}
+			if err != nil {
+				return fmt.Errorf("settle %s: %w", batch.ID, err)
 			}
 		}
 		updates := map[string]any{"updated_at": now}
