@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,17 +223,25 @@ func TestFeeQuoteLocksNothing(t *testing.T) {
 
 func TestBalanceListsEveryEnabledToken(t *testing.T) {
 	t.Parallel()
-	env := apitest.New(t)
+	var mu sync.Mutex
+	now := time.Now()
+	env := apitest.New(t, func(o *apitest.Options) {
+		o.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
 	_, key := env.Merchant("Empty")
 	r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key})
 	want := `{"balances":[{"token":"BTC","available":"0","pending":"0","total":"0"},{"token":"ETH","available":"0","pending":"0","total":"0"},{"token":"USDT","available":"0","pending":"0","total":"0"}]}`
 	if got := string(r.Body); got != want+"\n" {
 		t.Errorf("balance:\n got %s\nwant %s", got, want)
 	}
+	// An operator disables a token: the list of tokens is cached for a second.
 	env.DB.Exec(`UPDATE tokens SET enabled = false WHERE symbol = 'ETH'`)
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
 	var body struct{ Balances []struct{ Token string } }
 	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}).Decode(t, &body)
-	if len(body.Balances) != 2 {
+	if len(body.Balances) != 2 || body.Balances[0].Token != "BTC" || body.Balances[1].Token != "USDT" {
 		t.Errorf("disabled token still listed: %+v", body)
 	}
 }

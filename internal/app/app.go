@@ -106,7 +106,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	}
 	a.Handler = handlers.New(handlers.Deps{
 		Withdrawals:  a.Withdrawals,
-		Balances:     services.NewBalances(db),
+		Balances:     services.NewBalances(db, cfg.Clock),
 		Accounts:     a.Accounts,
 		FeeSchedules: feeSchedules,
 		Payouts:      a.Payouts,
