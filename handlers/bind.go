@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
@@ -49,6 +50,14 @@ func (s *Server) bindJSON(c echo.Context, dst any) error {
 		}
 		return badRequest("", "Could not read the request body")
 	}
+	if !utf8.Valid(body) {
+		return badRequest("", "Request body is not valid UTF-8")
+	}
+	// encoding/json keeps the last of duplicate keys silently; a payments API must not
+	// guess which amount or address was meant.
+	if err := checkJSONShape(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -62,6 +71,71 @@ func (s *Server) bindJSON(c echo.Context, dst any) error {
 		return validationError(err)
 	}
 	return nil
+}
+
+// maxJSONDepth bounds nesting anywhere in a body; metadata has its own, smaller limit.
+const maxJSONDepth = 32
+
+// checkJSONShape walks a body's tokens and refuses duplicate keys in any object and
+// nesting deeper than maxJSONDepth. Malformed JSON is left to the decoder's message.
+func checkJSONShape(body []byte) error {
+	type frame struct {
+		path      string          // where this object or array sits, e.g. "metadata"
+		keys      map[string]bool // nil for arrays
+		key       string          // the key whose value comes next
+		expectKey bool
+	}
+	join := func(path, key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or a syntax error the decoder reports properly
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.keys != nil && top.expectKey {
+			field := join(top.path, key)
+			if top.keys[key] {
+				return badRequest(field, "Duplicate key %q", field)
+			}
+			top.keys[key], top.key, top.expectKey = true, key, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxJSONDepth {
+				return badRequest("", "Request body nests deeper than %d levels", maxJSONDepth)
+			}
+			f := &frame{}
+			if top != nil {
+				f.path = top.path
+				if top.keys != nil {
+					f.path = join(top.path, top.key)
+				}
+			}
+			if tok == json.Delim('{') {
+				f.keys, f.expectKey = map[string]bool{}, true
+			}
+			stack = append(stack, f)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the enclosing object expects its next key.
+		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+			stack[len(stack)-1].expectKey = true
+		}
+	}
 }
 
 func decodeError(err error) error {
