@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run test lint bench microbench migrate build
+.PHONY: help run test lint bench microbench fuzz migrate build
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,11 @@ bench: ## Load-test the real binary against the pgbench reference (a few minutes
 
 microbench: ## Go benchmarks: fee calculation, address checks, withdrawal creation in-process
 	@$(WITH_TEST_DB); go test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## Fuzz amount parsing, addresses, request bodies, filters and webhook signatures (FUZZTIME each, default 30s)
+	@for t in "FuzzParseAmount ./models" "FuzzValidate ./services/address" "FuzzBindJSON ./handlers" \
+		"FuzzParseListFilter ./services" "FuzzSignVerify ./webhooks"; do set -- $$t; \
+		echo "== $$1"; go test -run '^$$' -fuzz "^$$1$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 migrate: ## Apply database migrations to DATABASE_URL
 	@$(WITH_DB); go run ./cmd/withdrawals migrate
