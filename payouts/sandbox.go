@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,8 +20,20 @@ type SandboxConfig struct {
 	ConfirmDelay time.Duration
 	// FailAddresses fail with reason "invalid_address", so merchants can test failures.
 	FailAddresses []string
-	Clock         func() time.Time
+	// Fault rehearses an incident: "timeout_after_accept" records a batch, then answers
+	// as if the call had timed out; "unavailable" refuses every call. Empty: none.
+	Fault string
+	Clock func() time.Time
 }
+
+// Sandbox faults (SANDBOX_FAULT).
+const (
+	FaultTimeoutAfterAccept = "timeout_after_accept"
+	FaultUnavailable        = "unavailable"
+)
+
+// errSandboxUnavailable is what the sandbox answers while rehearsing an outage.
+var errSandboxUnavailable = errors.New("sandbox: provider unavailable (SANDBOX_FAULT=unavailable)")
 
 // Sandbox is a payment service that pays nobody: it behaves like a custody provider
 // (idempotent batches, a tx hash per batch, confirmations after a delay, failures for
@@ -67,6 +80,9 @@ func (sandboxPayout) TableName() string { return "sandbox_payouts" }
 // Submit implements Provider. Rows that already exist for this batch are kept as they
 // are: that is the idempotency.
 func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, error) {
+	if s.cfg.Fault == FaultUnavailable {
+		return "", nil, errSandboxUnavailable
+	}
 	now := s.cfg.Clock().UTC()
 	txHash := sandboxTxHash(b.ID, b.Network)
 	rows := make([]sandboxPayout, 0, len(b.Items))
@@ -84,12 +100,18 @@ func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, er
 			return "", nil, fmt.Errorf("sandbox: record batch: %w", err)
 		}
 	}
+	if s.cfg.Fault == FaultTimeoutAfterAccept {
+		return "", nil, fmt.Errorf("sandbox: batch %s accepted, answer lost: %w", b.ID, context.DeadlineExceeded)
+	}
 	results, err := s.Status(ctx, b.ID)
 	return "sbx_" + b.ID, results, err
 }
 
 // Status implements Provider.
 func (s *Sandbox) Status(ctx context.Context, batchID string) ([]ItemResult, error) {
+	if s.cfg.Fault == FaultUnavailable {
+		return nil, errSandboxUnavailable
+	}
 	var rows []sandboxPayout
 	if err := s.db.WithContext(ctx).Where("batch_id = ?", batchID).Order("withdrawal_id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("sandbox: read batch: %w", err)

@@ -76,3 +76,33 @@ func TestSandbox(t *testing.T) {
 		t.Errorf("bitcoin tx hash: %+v", btc)
 	}
 }
+
+func TestSandboxFaults(t *testing.T) {
+	t.Parallel()
+	db, _ := testdb.New(t)
+	ctx := context.Background()
+	batch := payouts.Batch{ID: "bat_f", Token: "BTC", Network: "bitcoin", Items: []payouts.Item{{WithdrawalID: "wth_f", Address: "bc1q", Amount: decimal.NewFromInt(1)}}}
+
+	down := payouts.NewSandbox(db, payouts.SandboxConfig{Fault: payouts.FaultUnavailable})
+	if _, _, err := down.Submit(ctx, batch); err == nil {
+		t.Error("unavailable sandbox accepted a batch")
+	}
+	var rows int64
+	db.Table("sandbox_payouts").Count(&rows)
+	if rows != 0 {
+		t.Errorf("unavailable sandbox recorded %d payouts", rows)
+	}
+
+	lossy := payouts.NewSandbox(db, payouts.SandboxConfig{Fault: payouts.FaultTimeoutAfterAccept})
+	if _, _, err := lossy.Submit(ctx, batch); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout_after_accept: %v", err)
+	}
+	healthy := payouts.NewSandbox(db, payouts.SandboxConfig{})
+	if _, res, err := healthy.Submit(ctx, batch); err != nil || len(res) != 1 || res[0].Status != payouts.ItemConfirmed {
+		t.Errorf("resubmission after the lost answer: %v %v", res, err)
+	}
+	db.Table("sandbox_payouts").Count(&rows)
+	if rows != 1 {
+		t.Errorf("%d payouts after a lost answer and a resubmission, want 1", rows)
+	}
+}

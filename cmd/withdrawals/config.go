@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paycore/withdrawals/payouts"
 )
 
 // config is every setting of the binary, read from environment variables. The README
@@ -31,6 +33,7 @@ type config struct {
 	Workers               int
 	SandboxConfirmDelay   time.Duration
 	SandboxFailAddresses  []string
+	SandboxFault          string
 
 	WebhookAllowPrivateURLs bool
 	WebhookTimeout          time.Duration
@@ -83,6 +86,12 @@ func loadConfig() (config, error) {
 	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
 	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
 	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)
+	c.SandboxFault = envString("SANDBOX_FAULT", "")
+	switch c.SandboxFault {
+	case "", payouts.FaultTimeoutAfterAccept, payouts.FaultUnavailable:
+	default:
+		errs = append(errs, fmt.Errorf("SANDBOX_FAULT=%q: use %s or %s", c.SandboxFault, payouts.FaultTimeoutAfterAccept, payouts.FaultUnavailable))
+	}
 	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
 		c.SandboxFailAddresses = strings.Split(v, ",")
 	}

@@ -33,7 +33,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		RetryBase: cfg.PayoutRetryBase,
 		RetryMax:  cfg.PayoutRetryMax,
 		Workers:   cfg.Workers,
-		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses},
+		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses, Fault: cfg.SandboxFault},
 		Webhooks: services.WebhookConfig{
 			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
 			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
