@@ -118,9 +118,14 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        payouts.cfg.ProviderTimeout + 30*time.Second,
-		RetryPolicy:       &backoff{base: cfg.RetryBase, max: cfg.RetryMax},
-		Logger:            cfg.Logger,
-		PeriodicJobs:      periodic,
+		// A job running when its process died (kill -9, OOM) stays "running" until
+		// rescued; River's default waits an hour, with a batch's funds locked meanwhile.
+		// Every job here is idempotent, so running it again a minute after its timeout
+		// is safe.
+		RescueStuckJobsAfter: payouts.cfg.ProviderTimeout + 30*time.Second + time.Minute,
+		RetryPolicy:          &backoff{base: cfg.RetryBase, max: cfg.RetryMax},
+		Logger:               cfg.Logger,
+		PeriodicJobs:         periodic,
 	})
 	if err != nil {
 		return nil, err
