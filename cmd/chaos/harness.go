@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/paycore/withdrawals/internal/apiclient"
 )
 
 // harness owns the service process, the database connection used for checks and for
@@ -30,6 +30,7 @@ type harness struct {
 	receiver *receiver
 	load     *load
 	http     *http.Client
+	client   *apiclient.Client
 }
 
 // serviceEnv is the environment every start of the service shares: fast batching and
@@ -51,6 +52,7 @@ func (h *harness) serviceEnv(extra ...string) []string {
 
 func newHarness(ctx context.Context, cfg config) (*harness, error) {
 	h := &harness{cfg: cfg, base: fmt.Sprintf("http://127.0.0.1:%d", cfg.Port), http: &http.Client{Timeout: 10 * time.Second}}
+	h.client = &apiclient.Client{Base: h.base, HTTP: h.http}
 	var err error
 	if h.db, err = pgx.Connect(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -223,31 +225,9 @@ func (h *harness) until(ctx context.Context, what string, cond func() (bool, err
 	return fmt.Errorf("the fault did not take effect: no %s within 30 s", what)
 }
 
-// api calls the service; body is JSON-encoded when not nil.
+// api calls the service.
 func (h *harness) api(ctx context.Context, method, path, key string, body any, header map[string]string) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := h.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
+	return h.client.Call(ctx, method, path, key, body, header)
 }
 
 // receiver is the merchants' webhook endpoint; it can be taken down (connections

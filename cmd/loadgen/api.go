@@ -1,26 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/paycore/withdrawals/internal/apiclient"
 )
 
-// api is an HTTP client with a fixed pool of keep-alive connections.
-type api struct {
-	base string
-	http *http.Client
-}
+// api is the service client with a fixed pool of keep-alive connections.
+type api struct{ apiclient.Client }
 
 func newAPI(base string, conns int) *api {
 	t := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, MaxConnsPerHost: conns * 2, IdleConnTimeout: time.Minute}
-	return &api{base: base, http: &http.Client{Transport: t, Timeout: 30 * time.Second}}
+	return &api{apiclient.Client{Base: base, HTTP: &http.Client{Transport: t, Timeout: 30 * time.Second}}}
 }
 
 // requireLoopback refuses any target but this machine: load is only ever sent to 127.0.0.0/8 or ::1.
@@ -36,36 +33,9 @@ func requireLoopback(raw string) error {
 	return nil
 }
 
-// call sends one request; body is JSON-encoded when not nil.
+// call sends one request.
 func (a *api) call(ctx context.Context, method, path, key string, body any, header map[string]string) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
+	return a.Call(ctx, method, path, key, body, header)
 }
 
 // mustJSON calls and decodes a response that must have the wanted status.
