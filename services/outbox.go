@@ -18,6 +18,7 @@ import (
 // JobInserter puts River jobs in the caller's transaction; *river.Client[*sql.Tx] is one.
 type JobInserter interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // Outbox is everything a transaction hands to the world after it commits: webhook
@@ -40,12 +41,9 @@ func (o *Outbox) AttachJobs(jobs JobInserter) { o.jobs = jobs }
 
 // enqueue inserts a River job in the transaction.
 func (o *Outbox) enqueue(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error {
-	if o.jobs == nil {
-		return errors.New("outbox: no job queue attached")
-	}
-	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return errors.New("outbox: enqueue needs a database transaction")
+	sqlTx, err := o.jobTx(tx)
+	if err != nil {
+		return err
 	}
 	if opts == nil {
 		opts = &river.InsertOpts{}
@@ -54,6 +52,18 @@ func (o *Outbox) enqueue(ctx context.Context, tx *gorm.DB, args river.JobArgs, o
 		return fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return nil
+}
+
+// jobTx is the database/sql transaction under a GORM one, which River inserts into.
+func (o *Outbox) jobTx(tx *gorm.DB) (*sql.Tx, error) {
+	if o.jobs == nil {
+		return nil, errors.New("outbox: no job queue attached")
+	}
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, errors.New("outbox: enqueue needs a database transaction")
+	}
+	return sqlTx, nil
 }
 
 // Event types announced to merchants.
@@ -125,12 +135,11 @@ func (o *Outbox) recordMany(ctx context.Context, tx *gorm.DB, ws []*models.Withd
 	for _, ep := range subscribed {
 		byMerchant[ep.MerchantID] = append(byMerchant[ep.MerchantID], ep.ID)
 	}
+	var deliveries []models.WebhookDelivery
 	for _, evt := range events {
-		if err := o.fanOut(ctx, tx, evt, byMerchant[evt.MerchantID]); err != nil {
-			return err
-		}
+		deliveries = appendDeliveries(deliveries, evt, byMerchant[evt.MerchantID])
 	}
-	return nil
+	return o.writeDeliveries(ctx, tx, deliveries)
 }
 
 // newEvent builds an event and its body: the exact bytes every delivery will send.
@@ -149,20 +158,45 @@ func newEvent(merchantID, eventType, subjectID string, data any, now time.Time) 
 
 // fanOut writes a delivery and its job for each endpoint, in the event's transaction.
 func (o *Outbox) fanOut(ctx context.Context, tx *gorm.DB, evt models.WebhookEvent, endpointIDs []string) error {
+	return o.writeDeliveries(ctx, tx, appendDeliveries(nil, evt, endpointIDs))
+}
+
+// appendDeliveries adds a pending delivery of the event to each endpoint.
+func appendDeliveries(ds []models.WebhookDelivery, evt models.WebhookEvent, endpointIDs []string) []models.WebhookDelivery {
 	for _, endpointID := range endpointIDs {
-		d := models.WebhookDelivery{ID: newDeliveryID(), EventID: evt.ID, EndpointID: endpointID, MerchantID: evt.MerchantID,
-			EventType: evt.Type, Status: models.DeliveryPending, CreatedAt: evt.CreatedAt, UpdatedAt: evt.CreatedAt}
-		if err := tx.Create(&d).Error; err != nil {
-			return fmt.Errorf("outbox: insert delivery: %w", err)
-		}
-		if err := o.enqueueDelivery(ctx, tx, d.ID); err != nil {
-			return err
-		}
+		ds = append(ds, models.WebhookDelivery{ID: newDeliveryID(), EventID: evt.ID, EndpointID: endpointID, MerchantID: evt.MerchantID,
+			EventType: evt.Type, Status: models.DeliveryPending, CreatedAt: evt.CreatedAt, UpdatedAt: evt.CreatedAt})
+	}
+	return ds
+}
+
+// writeDeliveries inserts the deliveries and one job each, in two statements whatever
+// their number.
+func (o *Outbox) writeDeliveries(ctx context.Context, tx *gorm.DB, ds []models.WebhookDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	sqlTx, err := o.jobTx(tx)
+	if err != nil {
+		return err
+	}
+	if err := tx.CreateInBatches(&ds, 1000).Error; err != nil {
+		return fmt.Errorf("outbox: insert deliveries: %w", err)
+	}
+	jobs := make([]river.InsertManyParams, len(ds))
+	for i, d := range ds {
+		jobs[i] = river.InsertManyParams{Args: DeliverWebhookArgs{DeliveryID: d.ID}, InsertOpts: o.deliveryOpts()}
+	}
+	if _, err := o.jobs.InsertManyTx(ctx, sqlTx, jobs); err != nil {
+		return fmt.Errorf("outbox: enqueue deliveries: %w", err)
 	}
 	return nil
 }
 
 func (o *Outbox) enqueueDelivery(ctx context.Context, tx *gorm.DB, deliveryID string) error {
-	return o.enqueue(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID},
-		&river.InsertOpts{Queue: webhookQueue, MaxAttempts: o.maxWebhookAttempts})
+	return o.enqueue(ctx, tx, DeliverWebhookArgs{DeliveryID: deliveryID}, o.deliveryOpts())
+}
+
+func (o *Outbox) deliveryOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: webhookQueue, MaxAttempts: o.maxWebhookAttempts}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -33,12 +32,15 @@ type Withdrawals struct {
 	batchInterval time.Duration
 	outbox        *Outbox
 	catalog       *Catalog
+	group         *groupCommit
 }
 
 // NewWithdrawals wires the withdrawal use cases. batchInterval is how often the payout
 // batcher runs; it feeds the estimatedCompletion of new withdrawals.
 func NewWithdrawals(db *gorm.DB, addresses *address.Validator, clock Clock, batchInterval time.Duration, outbox *Outbox) *Withdrawals {
-	return &Withdrawals{db: db, addresses: addresses, clock: clock, batchInterval: batchInterval, outbox: outbox}
+	s := &Withdrawals{db: db, addresses: addresses, clock: clock, batchInterval: batchInterval, outbox: outbox}
+	s.group = newGroupCommit(s.writeGroup)
+	return s
 }
 
 // UseCatalog prices withdrawals from a shared token cache (see Catalog).
@@ -70,7 +72,8 @@ const (
 	maxIdemKeyLength = 255
 )
 
-// errIdempotencyConflict: another request holding the same key committed first.
+// errIdempotencyConflict: the key is already bound to a withdrawal (an earlier request,
+// a concurrent one that committed first, or an earlier request of the same group).
 var errIdempotencyConflict = errors.New("idempotency key already bound")
 
 // Create validates, prices and records a withdrawal, locking its amount in the same
@@ -165,105 +168,23 @@ func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdr
 	if err != nil {
 		return models.Withdrawal{}, err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var res struct {
-			Allowed   bool
-			Locked    bool
-			Endpoints string
-		}
-		args := createArgs(w, evt, now)
-		args["normalized_address"] = address.Normalize(tok.AddressFormat, w.Address)
-		if err := tx.Raw(createSQL, args).Scan(&res).Error; err != nil {
-			// A concurrent request with the same key committed first: this statement
-			// waited on the merchant's balance row, then on the unique index, and failed
-			// as a whole, so nothing of it remains.
-			if isUniqueViolation(err) && w.IdempotencyKey != nil {
-				return errIdempotencyConflict
-			}
-			return fmt.Errorf("create withdrawal: %w", err)
-		}
-		if !res.Allowed {
-			return ErrAddressNotWhitelisted
-		}
-		if !res.Locked {
-			return s.insufficient(tx, w)
-		}
-		if res.Endpoints == "" {
-			return nil
-		}
-		return s.outbox.fanOut(ctx, tx, evt, strings.Split(res.Endpoints, ","))
-	})
-	if err != nil {
-		return models.Withdrawal{}, err
+	call := &createCall{w: w, evt: evt, normalizedAddress: address.Normalize(tok.AddressFormat, w.Address)}
+	s.group.do(ctx, call)
+	switch call.outcome {
+	case outcomeCreated:
+		return w, nil
+	case outcomeNotWhitelisted:
+		return models.Withdrawal{}, ErrAddressNotWhitelisted
+	case outcomeInsufficient:
+		return models.Withdrawal{}, &InsufficientBalanceError{Token: w.Token, Available: call.available, Requested: w.Amount}
+	case outcomeKeyBound:
+		// Another request bound the key first; its withdrawal decides (see Create).
+		return models.Withdrawal{}, errIdempotencyConflict
 	}
-	return w, nil
-}
-
-// createSQL records a withdrawal in one statement, one round trip: the whitelist check
-// (while the merchant's enforcement is on, the address must be a usable entry), the
-// conditional debit (available -> pending, only if available covers the amount), the
-// withdrawal, its lock journal and two entries summing to zero, and the
-// withdrawal.pending outbox event. Every insert depends on the debit, so a refusal
-// writes nothing. It returns whether the address is allowed, whether the funds were
-// locked, and the merchant's endpoints subscribed to the event (their deliveries are
-// written next, in the same transaction).
-const createSQL = `
-WITH wl AS (
-	SELECT NOT (m.whitelist_enabled OR COALESCE(@now < m.whitelist_enforced_until, false))
-		OR EXISTS (SELECT 1 FROM whitelist_entries e WHERE e.merchant_id = m.id AND e.token = @token
-			AND e.normalized_address = @normalized_address AND e.deleted_at IS NULL AND e.usable_at <= @now) AS allowed
-	FROM merchants m WHERE m.id = @merchant
-), debit AS (
-	UPDATE balances SET available = available - @amount, pending = pending + @amount, updated_at = @now
-	WHERE merchant_id = @merchant AND token = @token AND available >= @amount AND (SELECT allowed FROM wl)
-	RETURNING merchant_id
-), w AS (
-	INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
-		fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion)
-	SELECT @id, @merchant, @token, @network, @amount, @fee_base, @fee_markup_rate, @fee_markup_amount,
-		@fee_total, @net_amount, @address, 'pending', @metadata, @idempotency_key, @request_hash, @now, @now, @estimated_completion
-	FROM debit
-	RETURNING id
-), j AS (
-	INSERT INTO ledger_journals (id, kind, merchant_id, token, withdrawal_id, created_at)
-	SELECT @journal, 'withdrawal_lock', @merchant, @token, id, @now FROM w
-	RETURNING id
-), e AS (
-	INSERT INTO ledger_entries (id, journal_id, account_id, amount, created_at)
-	SELECT x.id, j.id, x.account, x.amount, @now
-	FROM j, (VALUES (@entry_available, @account_available, CAST(@debit AS numeric)), (@entry_pending, @account_pending, CAST(@amount AS numeric))) AS x(id, account, amount)
-), ev AS (
-	INSERT INTO webhook_events (id, merchant_id, type, subject_id, payload, created_at)
-	SELECT @event, @merchant, 'withdrawal.pending', id, @payload, @now FROM w
-)
-SELECT COALESCE((SELECT allowed FROM wl), false) AS allowed, EXISTS (SELECT 1 FROM w) AS locked,
-	COALESCE((SELECT string_agg(id, ',') FROM webhook_endpoints
-		WHERE merchant_id = @merchant AND deleted_at IS NULL AND disabled_at IS NULL
-		AND jsonb_exists(events, 'withdrawal.pending') AND EXISTS (SELECT 1 FROM w)), '') AS endpoints`
-
-func createArgs(w models.Withdrawal, evt models.WebhookEvent, now time.Time) map[string]any {
-	var metadata any // NULL, not an empty string, when there is none
-	if len(w.Metadata) > 0 {
-		metadata = string(w.Metadata)
+	if call.err != nil {
+		return models.Withdrawal{}, call.err
 	}
-	return map[string]any{
-		"amount": w.Amount, "debit": w.Amount.Neg(), "now": now, "merchant": w.MerchantID, "token": w.Token, "network": w.Network,
-		"id": w.ID, "fee_base": w.FeeBase, "fee_markup_rate": w.FeeMarkupRate, "fee_markup_amount": w.FeeMarkupAmount,
-		"fee_total": w.FeeTotal, "net_amount": w.NetAmount, "address": w.Address, "metadata": metadata,
-		"idempotency_key": w.IdempotencyKey, "request_hash": w.RequestHash, "estimated_completion": w.EstimatedCompletion,
-		"journal": newJournalID(), "entry_available": newEntryID(), "entry_pending": newEntryID(),
-		"account_available": merchantAvailableAccount(w.MerchantID, w.Token), "account_pending": merchantPendingAccount(w.MerchantID, w.Token),
-		"event": evt.ID, "payload": string(evt.Payload),
-	}
-}
-
-// insufficient builds the error for a refused lock, quoting the available balance.
-func (s *Withdrawals) insufficient(tx *gorm.DB, w models.Withdrawal) error {
-	available := decimal.Zero
-	if err := tx.Raw(`SELECT available FROM balances WHERE merchant_id = ? AND token = ?`, w.MerchantID, w.Token).Scan(&available).Error; err != nil {
-		return fmt.Errorf("read balance: %w", err)
-	}
-	return &InsufficientBalanceError{Token: w.Token, Available: available, Requested: w.Amount}
+	return models.Withdrawal{}, fmt.Errorf("create withdrawal: unknown outcome %q", call.outcome)
 }
 
 func (s *Withdrawals) findByIdempotencyKey(ctx context.Context, merchantID, key string) (models.Withdrawal, bool, error) {
@@ -370,11 +291,4 @@ func requestHash(in CreateInput) []byte {
 	canonical, _ := json.Marshal([]string{in.Token, in.Amount.String(), in.Address, in.Network, string(in.Metadata)})
 	sum := sha256.Sum256(canonical)
 	return sum[:]
-}
-
-// isUniqueViolation recognises a unique-index conflict whether GORM translated it
-// (ordinary statements) or not (raw statements read with Scan).
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.Is(err, gorm.ErrDuplicatedKey) || (errors.As(err, &pgErr) && pgErr.Code == "23505")
 }

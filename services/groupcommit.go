@@ -1,0 +1,264 @@
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
+)
+
+// Group commit: concurrent withdrawal requests share one transaction.
+//
+// A withdrawal's cost in PostgreSQL is dominated not by its rows but by what surrounds
+// them: a round trip per statement, and a commit that waits for the WAL to reach disk.
+// Requests that arrive while a group is being written wait for the next one, which then
+// carries all of them in one call of create_withdrawals (migrations/00006) and one
+// commit. Nothing waits on purpose: a request that arrives when a writer is free is
+// written at once, alone, so a quiet service answers as fast as before and a busy one
+// writes more per commit.
+//
+// Nothing about a withdrawal changes: each is checked, debited, journalled and announced
+// exactly as a lone one; a refusal (insufficient funds, whitelist, a bound key) is that
+// item's answer and does not affect the others; no answer is given before the commit.
+// If a group fails as a whole (a lost connection, an unforeseen constraint), each of its
+// requests is written again on its own, so one bad item cannot fail its neighbours.
+
+const (
+	// groupWriters is how many groups are written at once: enough to keep both of
+	// PostgreSQL's cores busy while another group commits, few enough that groups grow
+	// under load instead of every request taking a connection of its own.
+	groupWriters = 2
+	// maxGroup bounds one transaction, and so the wait of the first request in it.
+	maxGroup = 64
+)
+
+// Outcomes of one item of a group, as create_withdrawals returns them.
+const (
+	outcomeCreated        = "created"
+	outcomeNotWhitelisted = "not_whitelisted"
+	outcomeInsufficient   = "insufficient"
+	outcomeKeyBound       = "key_bound"
+)
+
+// createCall is one request waiting for its group.
+type createCall struct {
+	w                 models.Withdrawal
+	evt               models.WebhookEvent
+	normalizedAddress string
+
+	// Set by the writer before done is closed.
+	outcome   string
+	available decimal.Decimal // when insufficient
+	err       error
+	done      chan struct{}
+
+	// promote hands this call's goroutine a writer's place; promoted (under the
+	// group's lock) makes sure it is handed at most once.
+	promote  chan struct{}
+	promoted bool
+}
+
+// groupCommit queues calls and lets at most groupWriters of the waiting requests' own
+// goroutines write what is queued, so nothing runs when nothing is asked. A writer
+// writes groups until its own call is answered, then hands its place to the oldest
+// waiting call: no request keeps writing for others after its own answer.
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*createCall
+	writers int // goroutines writing, or promoted and about to
+	write   func(ctx context.Context, calls []*createCall)
+}
+
+func newGroupCommit(write func(ctx context.Context, calls []*createCall)) *groupCommit {
+	return &groupCommit{write: write}
+}
+
+// do queues the call and returns once it is written (committed or refused).
+func (g *groupCommit) do(ctx context.Context, c *createCall) {
+	c.done, c.promote = make(chan struct{}), make(chan struct{}, 1)
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	lead := g.writers < groupWriters
+	if lead {
+		g.writers++
+	}
+	g.mu.Unlock()
+	// The write must not be cut short by one request's cancellation: it carries others.
+	writeCtx := context.WithoutCancel(ctx)
+	for {
+		if lead {
+			g.lead(writeCtx, c)
+		}
+		select {
+		case <-c.promote:
+			lead = true
+		case <-c.done:
+			// A promotion is always sent while the call is still queued, so before
+			// done: if there is one, it is already here, and the place must be used.
+			select {
+			case <-c.promote:
+				lead = true
+			default:
+				return
+			}
+		}
+	}
+}
+
+// lead writes groups from the front of the queue until own is answered or the queue
+// is empty, then gives up its writer's place.
+func (g *groupCommit) lead(ctx context.Context, own *createCall) {
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.writers--
+			g.mu.Unlock()
+			return
+		}
+		if answered(own) {
+			if next := g.queue[0]; !next.promoted {
+				next.promoted = true
+				next.promote <- struct{}{}
+			} else {
+				g.writers-- // the oldest call already has a place coming
+			}
+			g.mu.Unlock()
+			return
+		}
+		n := min(len(g.queue), maxGroup)
+		group := make([]*createCall, n)
+		copy(group, g.queue)
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil // let the backing array go
+		}
+		g.mu.Unlock()
+		g.write(ctx, group)
+	}
+}
+
+func answered(c *createCall) bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeGroup writes a group in one transaction and answers every call in it. A group
+// that fails before its commit is retried one call at a time, so each call gets its own
+// answer.
+func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
+	var writeErr error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		writeErr = s.writeCalls(ctx, tx, calls)
+		return writeErr
+	})
+	// Only a failure before the commit is retried: a failed COMMIT may have committed,
+	// and writing a keyless withdrawal again could create it twice.
+	if writeErr != nil && len(calls) > 1 {
+		for _, c := range calls {
+			s.writeGroup(ctx, []*createCall{c})
+		}
+		return
+	}
+	for _, c := range calls {
+		if err != nil {
+			c.outcome, c.err = "", err
+		}
+		close(c.done)
+	}
+}
+
+// groupItem is one withdrawal as create_withdrawals reads it.
+type groupItem struct {
+	Item                int             `json:"item"`
+	ID                  string          `json:"id"`
+	MerchantID          string          `json:"merchant_id"`
+	Token               string          `json:"token"`
+	Network             string          `json:"network"`
+	Amount              decimal.Decimal `json:"amount"`
+	FeeBase             decimal.Decimal `json:"fee_base"`
+	FeeMarkupRate       decimal.Decimal `json:"fee_markup_rate"`
+	FeeMarkupAmount     decimal.Decimal `json:"fee_markup_amount"`
+	FeeTotal            decimal.Decimal `json:"fee_total"`
+	NetAmount           decimal.Decimal `json:"net_amount"`
+	Address             string          `json:"address"`
+	NormalizedAddress   string          `json:"normalized_address"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	IdempotencyKey      *string         `json:"idempotency_key"`
+	RequestHash         []byte          `json:"request_hash"` // base64
+	CreatedAt           time.Time       `json:"created_at"`
+	EstimatedCompletion time.Time       `json:"estimated_completion"`
+	JournalID           string          `json:"journal_id"`
+	EntryAvailable      string          `json:"entry_available"`
+	EntryPending        string          `json:"entry_pending"`
+	AccountAvailable    string          `json:"account_available"`
+	AccountPending      string          `json:"account_pending"`
+	EventID             string          `json:"event_id"`
+	Payload             json.RawMessage `json:"payload"`
+}
+
+// writeCalls runs create_withdrawals for the calls, then writes the deliveries of the
+// created ones' events, all in tx. Outcomes are recorded on the calls; they only count
+// once tx commits.
+func (s *Withdrawals) writeCalls(ctx context.Context, tx *gorm.DB, calls []*createCall) error {
+	items := make([]groupItem, len(calls))
+	for i, c := range calls {
+		w := c.w
+		items[i] = groupItem{Item: i, ID: w.ID, MerchantID: w.MerchantID, Token: w.Token, Network: w.Network,
+			Amount: w.Amount, FeeBase: w.FeeBase, FeeMarkupRate: w.FeeMarkupRate, FeeMarkupAmount: w.FeeMarkupAmount,
+			FeeTotal: w.FeeTotal, NetAmount: w.NetAmount, Address: w.Address, NormalizedAddress: c.normalizedAddress,
+			Metadata: json.RawMessage(w.Metadata), IdempotencyKey: w.IdempotencyKey, RequestHash: w.RequestHash,
+			CreatedAt: w.CreatedAt, EstimatedCompletion: w.EstimatedCompletion, JournalID: newJournalID(),
+			EntryAvailable: newEntryID(), EntryPending: newEntryID(),
+			AccountAvailable: merchantAvailableAccount(w.MerchantID, w.Token), AccountPending: merchantPendingAccount(w.MerchantID, w.Token),
+			EventID: c.evt.ID, Payload: json.RawMessage(c.evt.Payload)}
+	}
+	body, err := json.Marshal(items)
+	if err != nil {
+		return fmt.Errorf("create withdrawals: encode: %w", err)
+	}
+	rows, err := tx.Raw(`SELECT item, outcome, available_now, endpoint_ids FROM create_withdrawals(CAST(? AS jsonb))`, string(body)).Rows()
+	if err != nil {
+		return fmt.Errorf("create withdrawals: %w", err)
+	}
+	defer rows.Close()
+	var deliveries []models.WebhookDelivery
+	answered := 0
+	for rows.Next() {
+		var (
+			item      int
+			outcome   string
+			available decimal.NullDecimal
+			endpoints *string
+		)
+		if err := rows.Scan(&item, &outcome, &available, &endpoints); err != nil {
+			return fmt.Errorf("create withdrawals: read outcome: %w", err)
+		}
+		if item < 0 || item >= len(calls) {
+			return fmt.Errorf("create withdrawals: outcome for unknown item %d", item)
+		}
+		c := calls[item]
+		c.outcome, c.available = outcome, available.Decimal
+		if endpoints != nil {
+			deliveries = appendDeliveries(deliveries, c.evt, strings.Split(*endpoints, ","))
+		}
+		answered++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("create withdrawals: %w", err)
+	}
+	if answered != len(calls) {
+		return fmt.Errorf("create withdrawals: %d outcomes for %d items", answered, len(calls))
+	}
+	return s.outbox.writeDeliveries(ctx, tx, deliveries)
+}
