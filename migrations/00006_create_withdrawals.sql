@@ -7,9 +7,11 @@
 -- Per item, in order:
 --   1. whitelist: while the merchant's enforcement is on, the address must be a usable entry;
 --   2. conditional debit: available -> pending, only if available covers the amount;
---   3. the withdrawal, bound to its idempotency key. A key already bound (by an earlier
---      request, a concurrent one that committed first, or an earlier item of the group)
---      gives the funds back, in the same transaction: nothing of it is ever visible;
+--   0. a key already bound (by an earlier request or an earlier item of the group) is
+--      answered key_bound at once;
+--   3. the withdrawal, bound to its idempotency key. A key that a concurrent request
+--      bound meanwhile gives the funds back, in the same transaction: nothing of it is
+--      ever visible;
 --   4. the lock journal and its two entries, summing to zero;
 --   5. the withdrawal.pending outbox event, and the endpoints subscribed to it (the
 --      caller writes their deliveries in the same transaction).
@@ -37,6 +39,7 @@ DECLARE
     r       withdrawal_request;
     allowed boolean;
     debited withdrawal_request[] := '{}';
+    keys    text[] := '{}';
     created text[];
 BEGIN
     -- Steps 1 and 2 one item at a time: several items may draw on the same balance.
@@ -44,6 +47,18 @@ BEGIN
         SELECT * FROM jsonb_populate_recordset(NULL::withdrawal_request, items) x
         ORDER BY x.merchant_id, x.token, x.item
     LOOP
+        -- A key already bound is answered before any debit, so its amount never holds
+        -- funds that a later item of the group could have used.
+        IF r.idempotency_key IS NOT NULL THEN
+            IF r.merchant_id || '/' || r.idempotency_key = ANY (keys)
+               OR EXISTS (SELECT 1 FROM withdrawals w
+                           WHERE w.merchant_id = r.merchant_id AND w.idempotency_key = r.idempotency_key) THEN
+                RETURN QUERY SELECT r.item, 'key_bound', NULL::numeric, NULL::text;
+                CONTINUE;
+            END IF;
+            keys := keys || (r.merchant_id || '/' || r.idempotency_key);
+        END IF;
+
         SELECT NOT (m.whitelist_enabled OR COALESCE(r.created_at < m.whitelist_enforced_until, false))
             OR EXISTS (SELECT 1 FROM whitelist_entries e
                 WHERE e.merchant_id = m.id AND e.token = r.token AND e.normalized_address = r.normalized_address

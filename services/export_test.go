@@ -27,3 +27,31 @@ func Confirm(tx *gorm.DB, w *models.Withdrawal, txHash string, now time.Time) er
 func Fail(tx *gorm.DB, w *models.Withdrawal, reason string, now time.Time) error {
 	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
 }
+
+// ErrKeyBound is what a request gets, before its replay is looked up, when its
+// idempotency key is already bound.
+var ErrKeyBound = errIdempotencyConflict
+
+// CreateTogether writes the requests as one group, as if they had arrived at once, and
+// returns each one's answer. edit, when set, changes a prepared withdrawal before the
+// write (to provoke a failure).
+func (s *Withdrawals) CreateTogether(ctx context.Context, ins []CreateInput, edit func(i int, w *models.Withdrawal)) ([]models.Withdrawal, []error) {
+	calls := make([]*createCall, len(ins))
+	for i, in := range ins {
+		c, err := s.prepare(ctx, in)
+		if err != nil {
+			panic(err)
+		}
+		if edit != nil {
+			edit(i, &c.w)
+		}
+		c.done = make(chan struct{})
+		calls[i] = c
+	}
+	s.writeGroup(ctx, calls)
+	ws, errs := make([]models.Withdrawal, len(ins)), make([]error, len(ins))
+	for i, c := range calls {
+		ws[i], errs[i] = c.result()
+	}
+	return ws, errs
+}

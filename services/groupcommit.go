@@ -144,6 +144,25 @@ func (g *groupCommit) lead(ctx context.Context, own *createCall) {
 	}
 }
 
+// result is the call's answer once written.
+func (c *createCall) result() (models.Withdrawal, error) {
+	switch c.outcome {
+	case outcomeCreated:
+		return c.w, nil
+	case outcomeNotWhitelisted:
+		return models.Withdrawal{}, ErrAddressNotWhitelisted
+	case outcomeInsufficient:
+		return models.Withdrawal{}, &InsufficientBalanceError{Token: c.w.Token, Available: c.available, Requested: c.w.Amount}
+	case outcomeKeyBound:
+		// The key is bound to another withdrawal, which decides (see Create).
+		return models.Withdrawal{}, errIdempotencyConflict
+	}
+	if c.err != nil {
+		return models.Withdrawal{}, c.err
+	}
+	return models.Withdrawal{}, fmt.Errorf("create withdrawal: unknown outcome %q", c.outcome)
+}
+
 func answered(c *createCall) bool {
 	select {
 	case <-c.done:

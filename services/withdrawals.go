@@ -122,19 +122,29 @@ func (s *Withdrawals) Create(ctx context.Context, in CreateInput) (CreateResult,
 }
 
 func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdrawal, error) {
-	tok, err := s.catalog.token(ctx, s.db, in.Token)
+	call, err := s.prepare(ctx, in)
 	if err != nil {
 		return models.Withdrawal{}, err
 	}
+	s.group.do(ctx, call)
+	return call.result()
+}
+
+// prepare checks and prices a request and builds everything its group will write.
+func (s *Withdrawals) prepare(ctx context.Context, in CreateInput) (*createCall, error) {
+	tok, err := s.catalog.token(ctx, s.db, in.Token)
+	if err != nil {
+		return nil, err
+	}
 	if in.Network != "" && in.Network != tok.Network {
-		return models.Withdrawal{}, invalid(CodeInvalidRequest, "network", "Network %q is not supported for %s (supported: %s)", in.Network, tok.Symbol, tok.Network)
+		return nil, invalid(CodeInvalidRequest, "network", "Network %q is not supported for %s (supported: %s)", in.Network, tok.Symbol, tok.Network)
 	}
 	quote, err := price(tok, in.Amount)
 	if err != nil {
-		return models.Withdrawal{}, err
+		return nil, err
 	}
 	if err := s.addresses.Validate(tok.AddressFormat, in.Address); err != nil {
-		return models.Withdrawal{}, invalid(CodeInvalidAddress, "address", "Invalid %s address: %v", tok.Symbol, err)
+		return nil, invalid(CodeInvalidAddress, "address", "Invalid %s address: %v", tok.Symbol, err)
 	}
 
 	now := s.clock.now()
@@ -166,25 +176,9 @@ func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdr
 
 	evt, err := newEvent(w.MerchantID, EventWithdrawalPending, w.ID, eventData(w), now)
 	if err != nil {
-		return models.Withdrawal{}, err
+		return nil, err
 	}
-	call := &createCall{w: w, evt: evt, normalizedAddress: address.Normalize(tok.AddressFormat, w.Address)}
-	s.group.do(ctx, call)
-	switch call.outcome {
-	case outcomeCreated:
-		return w, nil
-	case outcomeNotWhitelisted:
-		return models.Withdrawal{}, ErrAddressNotWhitelisted
-	case outcomeInsufficient:
-		return models.Withdrawal{}, &InsufficientBalanceError{Token: w.Token, Available: call.available, Requested: w.Amount}
-	case outcomeKeyBound:
-		// Another request bound the key first; its withdrawal decides (see Create).
-		return models.Withdrawal{}, errIdempotencyConflict
-	}
-	if call.err != nil {
-		return models.Withdrawal{}, call.err
-	}
-	return models.Withdrawal{}, fmt.Errorf("create withdrawal: unknown outcome %q", call.outcome)
+	return &createCall{w: w, evt: evt, normalizedAddress: address.Normalize(tok.AddressFormat, w.Address)}, nil
 }
 
 func (s *Withdrawals) findByIdempotencyKey(ctx context.Context, merchantID, key string) (models.Withdrawal, bool, error) {
