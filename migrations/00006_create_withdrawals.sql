@@ -5,19 +5,19 @@
 -- lone request would be; one item's refusal never affects another's.
 --
 -- Per item, in order:
---   1. whitelist: while the merchant's enforcement is on, the address must be a usable entry;
---   2. conditional debit: available -> pending, only if available covers the amount;
---   0. a key already bound (by an earlier request or an earlier item of the group) is
+--   1. a key already bound (by an earlier request or an earlier item of the group) is
 --      answered key_bound at once;
---   3. the withdrawal, bound to its idempotency key. A key that a concurrent request
+--   2. whitelist: while the merchant's enforcement is on, the address must be a usable entry;
+--   3. conditional debit: available -> pending, only if available covers the amount;
+--   4. the withdrawal, bound to its idempotency key. A key that a concurrent request
 --      bound meanwhile gives the funds back, in the same transaction: nothing of it is
 --      ever visible;
---   4. the lock journal and its two entries, summing to zero;
---   5. the withdrawal.pending outbox event, and the endpoints subscribed to it (the
+--   5. the lock journal and its two entries, summing to zero;
+--   6. the withdrawal.pending outbox event, and the endpoints subscribed to it (the
 --      caller writes their deliveries in the same transaction).
--- Steps 1 and 2 run item by item, ordered by merchant and token (two groups lock balance
+-- Steps 1 to 3 run item by item, ordered by merchant and token (two groups lock balance
 -- rows in the same order and cannot deadlock each other; one balance serves its items in
--- arrival order); steps 3 to 5 are one statement each for the whole group.
+-- arrival order); steps 4 to 6 are one statement each for the whole group.
 --
 -- items: a JSON array of objects; amounts are decimal strings, request_hash is base64.
 -- Returns one row per item: its outcome (created, not_whitelisted, insufficient,
@@ -42,7 +42,7 @@ DECLARE
     keys    text[] := '{}';
     created text[];
 BEGIN
-    -- Steps 1 and 2 one item at a time: several items may draw on the same balance.
+    -- Steps 1 to 3 one item at a time: several items may draw on the same balance.
     FOR r IN
         SELECT * FROM jsonb_populate_recordset(NULL::withdrawal_request, items) x
         ORDER BY x.merchant_id, x.token, x.item
@@ -84,7 +84,7 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Steps 3 to 5 for all debited items at once.
+    -- Steps 4 to 6 for all debited items at once.
     WITH w AS (
         INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate,
             fee_markup_amount, fee_total, net_amount, address, status, metadata, idempotency_key,
