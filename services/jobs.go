@@ -116,7 +116,7 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 		// FetchCooldown between fetches: its 100 ms default caps a queue at ten fetches
 		// a second (200 deliveries/s with 20 workers), whatever the hardware.
 		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 200 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
 		JobTimeout:        payouts.cfg.ProviderTimeout + 30*time.Second,
 		// A job running when its process died (kill -9, OOM) stays "running" until
 		// rescued; River's default waits an hour, with a batch's funds locked meanwhile.

@@ -96,8 +96,11 @@ func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
+		// A busy merchant's endpoint gets many deliveries at once; keeping their
+		// connections (up to the worker count) spares a TCP and TLS handshake each.
+		MaxIdleConnsPerHost: 32,
+		MaxIdleConns:        256,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	return &http.Client{
 		Timeout:   timeout,

@@ -42,8 +42,9 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	}
 	_ = json.Unmarshal(body, &evt)
 	r.mu.Lock()
-	if !r.seen[evt.ID] { // at-least-once: count each event once
-		r.seen[evt.ID] = true
+	// At-least-once: count each event once per endpoint (endpoints differ by path).
+	if key := req.URL.Path + " " + evt.ID; !r.seen[key] {
+		r.seen[key] = true
 		r.arrived = append(r.arrived, now)
 		r.lat = append(r.lat, now.Sub(evt.Timestamp))
 	}
