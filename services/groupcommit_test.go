@@ -16,8 +16,7 @@ func TestGroupCommitAnswersEveryCallOnce(t *testing.T) {
 		active, peak, groups, written atomic.Int64
 		answeredTwice                 atomic.Bool
 	)
-	var g *groupCommit
-	g = newGroupCommit(func(_ context.Context, calls []*createCall) {
+	g := newGroupCommit(func(_ context.Context, calls []*createCall) {
 		if n := active.Add(1); n > peak.Load() {
 			peak.Store(n)
 		}
