@@ -27,13 +27,13 @@ import (
 // Nothing about a withdrawal changes: each is checked, debited, journalled and announced
 // exactly as a lone one; a refusal (insufficient funds, whitelist, a bound key) is that
 // item's answer and does not affect the others; no answer is given before the commit.
-// If a group fails as a whole (a lost connection, an unforeseen constraint), each of its
-// requests is written again on its own, so one bad item cannot fail its neighbours.
+// If a group fails before its commit (a lost connection, an unforeseen constraint), each
+// of its requests is written again on its own, so one bad item cannot fail its neighbours.
 
 const (
-	// groupWriters is how many groups are written at once: enough to keep both of
-	// PostgreSQL's cores busy while another group commits, few enough that groups grow
-	// under load instead of every request taking a connection of its own.
+	// groupWriters is how many groups are written at once: one can be written while the
+	// other commits, and groups still grow under load. Of 1, 2, 4 and 8, two measured
+	// best; eight starved the hot merchant (BENCHMARKS.md).
 	groupWriters = 2
 	// maxGroup bounds one transaction, and so the wait of the first request in it.
 	maxGroup = 64
