@@ -70,6 +70,60 @@ func TestGroupGivesEachItemItsOwnAnswer(t *testing.T) {
 	}
 }
 
+// Each balance of a group is debited as a whole: a balance whose items all fit takes them in
+// one update, one whose items do not is served in arrival order, and a merchant with no
+// balance row yet is answered insufficient with nothing available.
+func TestGroupDebitsPerBalance(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	clock := services.Clock(func() time.Time { return f.now })
+	accounts := services.NewAccounts(f.db, clock)
+	fits, err := accounts.CreateMerchant(ctx, "Fits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accounts.Credit(ctx, services.CreditInput{MerchantID: fits.ID, Token: "USDT", Amount: decimal.NewFromInt(100), Reference: "seed", Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := accounts.CreateMerchant(ctx, "Empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, errs := f.withdrawals.CreateTogether(ctx, []services.CreateInput{
+		usdt(fits.ID, "30", ""),       // 0: created
+		usdt(f.merchantID, "900", ""), // 1: created, 100 left
+		usdt(empty.ID, "5", ""),       // 2: insufficient, 0 available
+		usdt(fits.ID, "70", ""),       // 3: created, the balance exactly used
+		usdt(f.merchantID, "150", ""), // 4: insufficient, 100 available
+		usdt(f.merchantID, "100", ""), // 5: created
+	}, nil)
+	for _, i := range []int{0, 1, 3, 5} {
+		if errs[i] != nil {
+			t.Fatalf("item %d: %v, want created", i, errs[i])
+		}
+	}
+	for i, want := range map[int]int64{2: 0, 4: 100} {
+		var insufficient *services.InsufficientBalanceError
+		if !errors.As(errs[i], &insufficient) || !insufficient.Available.Equal(decimal.NewFromInt(want)) {
+			t.Fatalf("item %d: %v, want insufficient with %d available", i, errs[i], want)
+		}
+	}
+	var balances []models.Balance
+	if err := f.db.Where("token = 'USDT'").Order("merchant_id").Find(&balances).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range balances {
+		if !b.Available.IsZero() {
+			t.Errorf("merchant %s: available %s, want 0", b.MerchantID, b.Available)
+		}
+	}
+	rec, err := services.NewLedger(f.db, clock).Reconcile(ctx)
+	if err != nil || !rec.OK {
+		t.Fatalf("reconciliation: %+v, %v", rec, err)
+	}
+}
+
 // A group that fails as a whole is written again one request at a time: the request
 // that made it fail gets an error, the others are created.
 func TestFailedGroupIsRetriedItemByItem(t *testing.T) {
