@@ -3,13 +3,13 @@ package services
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
-	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals/models"
 )
@@ -172,18 +172,15 @@ func answered(c *createCall) bool {
 	}
 }
 
-// writeGroup writes a group in one transaction and answers every call in it. A group
-// that fails before its commit is retried one call at a time, so each call gets its own
-// answer.
+// writeGroup writes a group in one statement (its own transaction) and answers every
+// call in it. A group that PostgreSQL refused, and so rolled back, is retried one call at
+// a time, so each call gets its own answer. Any other failure (a lost connection) is
+// not retried: the statement may have committed, and writing a keyless withdrawal
+// again could create it twice.
 func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
-	var writeErr error
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		writeErr = s.writeCalls(ctx, tx, calls)
-		return writeErr
-	})
-	// Only a failure before the commit is retried: a failed COMMIT may have committed,
-	// and writing a keyless withdrawal again could create it twice.
-	if writeErr != nil && len(calls) > 1 {
+	err := s.writeCalls(ctx, calls)
+	var refused *pgconn.PgError
+	if errors.As(err, &refused) && len(calls) > 1 {
 		for _, c := range calls {
 			s.writeGroup(ctx, []*createCall{c})
 		}
@@ -226,10 +223,10 @@ type groupItem struct {
 	Payload             json.RawMessage `json:"payload"`
 }
 
-// writeCalls runs create_withdrawals for the calls, then writes the deliveries of the
-// created ones' events, all in tx. Outcomes are recorded on the calls; they only count
-// once tx commits.
-func (s *Withdrawals) writeCalls(ctx context.Context, tx *gorm.DB, calls []*createCall) error {
+// writeCalls runs record_withdrawals for the calls (migrations/00007), which writes
+// every created withdrawal with its ledger journal, event, deliveries and their jobs.
+// Outcomes are recorded on the calls; they count only when no error is returned.
+func (s *Withdrawals) writeCalls(ctx context.Context, calls []*createCall) error {
 	items := make([]groupItem, len(calls))
 	for i, c := range calls {
 		w := c.w
@@ -246,31 +243,26 @@ func (s *Withdrawals) writeCalls(ctx context.Context, tx *gorm.DB, calls []*crea
 	if err != nil {
 		return fmt.Errorf("create withdrawals: encode: %w", err)
 	}
-	rows, err := tx.Raw(`SELECT item, outcome, available_now, endpoint_ids FROM create_withdrawals(CAST(? AS jsonb))`, string(body)).Rows()
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT item, outcome, available_now FROM record_withdrawals(CAST(? AS jsonb), ?)`,
+		string(body), s.outbox.maxWebhookAttempts).Rows()
 	if err != nil {
 		return fmt.Errorf("create withdrawals: %w", err)
 	}
 	defer rows.Close()
-	var deliveries []models.WebhookDelivery
 	answered := 0
 	for rows.Next() {
 		var (
 			item      int
 			outcome   string
 			available decimal.NullDecimal
-			endpoints *string
 		)
-		if err := rows.Scan(&item, &outcome, &available, &endpoints); err != nil {
+		if err := rows.Scan(&item, &outcome, &available); err != nil {
 			return fmt.Errorf("create withdrawals: read outcome: %w", err)
 		}
 		if item < 0 || item >= len(calls) {
 			return fmt.Errorf("create withdrawals: outcome for unknown item %d", item)
 		}
-		c := calls[item]
-		c.outcome, c.available = outcome, available.Decimal
-		if endpoints != nil {
-			deliveries = appendDeliveries(deliveries, c.evt, strings.Split(*endpoints, ","))
-		}
+		calls[item].outcome, calls[item].available = outcome, available.Decimal
 		answered++
 	}
 	if err := rows.Err(); err != nil {
@@ -279,5 +271,5 @@ func (s *Withdrawals) writeCalls(ctx context.Context, tx *gorm.DB, calls []*crea
 	if answered != len(calls) {
 		return fmt.Errorf("create withdrawals: %d outcomes for %d items", answered, len(calls))
 	}
-	return s.outbox.writeDeliveries(ctx, tx, deliveries)
+	return nil
 }

@@ -1,8 +1,15 @@
 -- +goose Up
--- create_withdrawals, second version: the same answers as the first (migrations/00006),
--- with less work per withdrawal and no dependence on the plans PostgreSQL caches.
+-- record_withdrawals supersedes create_withdrawals (migrations/00006): the same answers,
+-- with less work per withdrawal, no dependence on the plans PostgreSQL caches, and the
+-- whole group in one statement that commits on its own (BENCHMARKS.md, change 12).
+-- create_withdrawals stays while instances of the previous release may still call it
+-- during a rolling deploy; a later migration drops it.
 --
--- What changed and why (BENCHMARKS.md, change 12):
+-- What changed and why:
+-- - Webhook deliveries and their River jobs are written here, so the caller needs no
+--   explicit transaction: BEGIN and COMMIT were two of the three round trips of a group
+--   and about 40% of its time. River jobs are rows of river_job, the documented contract
+--   River's insert-only clients for other languages write to.
 -- - Each balance of a group is updated once, not once per item. A row updated n times in
 --   one transaction leaves n versions that each later update walks.
 -- - The idempotency key is checked by the insert itself (ON CONFLICT on the key's unique
@@ -24,12 +31,22 @@
 --      served is answered insufficient and its withdrawal deleted, in this transaction,
 --      so nothing of it is ever visible (its key stays free);
 --   4. the lock journal and its two entries (summing to zero), the withdrawal.pending
---      outbox event, and the endpoints subscribed to it (the caller writes their
---      deliveries in the same transaction).
+--      outbox event, a delivery to each endpoint subscribed to it and the delivery's job
+--      (queue webhooks, delivery_attempts attempts).
 
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION create_withdrawals(items jsonb)
-RETURNS TABLE (item int, outcome text, available_now numeric, endpoint_ids text)
+-- random_base62 is an identifier suffix like the service's (services/ids.go).
+CREATE FUNCTION random_base62(n int) RETURNS text LANGUAGE sql VOLATILE AS $$
+    SELECT string_agg(substr('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+                             get_byte(r.b, i) % 62 + 1, 1), '' ORDER BY i)
+      FROM (SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex') AS b) r,
+           generate_series(0, least(n, 32) - 1) i
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION record_withdrawals(items jsonb, delivery_attempts int)
+RETURNS TABLE (item int, outcome text, available_now numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     allowed  withdrawal_request[];
@@ -58,7 +75,7 @@ BEGIN
            array_agg((c.x).item) FILTER (WHERE NOT c.ok)
       INTO allowed, refused_items
       FROM checked c;
-    RETURN QUERY SELECT i, 'not_whitelisted', NULL::numeric, NULL::text FROM unnest(refused_items) i;
+    RETURN QUERY SELECT i, 'not_whitelisted', NULL::numeric FROM unnest(refused_items) i;
     IF allowed IS NULL THEN
         RETURN;
     END IF;
@@ -79,7 +96,7 @@ BEGIN
         RETURNING id
     )
     SELECT COALESCE(array_agg(w.id), '{}') INTO inserted FROM w;
-    RETURN QUERY SELECT d.item, 'key_bound', NULL::numeric, NULL::text
+    RETURN QUERY SELECT d.item, 'key_bound', NULL::numeric
       FROM unnest(allowed) d WHERE NOT d.id = ANY (inserted);
 
     -- Step 3, one balance at a time.
@@ -108,7 +125,7 @@ BEGIN
                 debited := debited || r;
             ELSE
                 refused := refused || r.id;
-                RETURN QUERY SELECT r.item, 'insufficient', avail, NULL::text;
+                RETURN QUERY SELECT r.item, 'insufficient', avail;
             END IF;
         END LOOP;
         IF served > 0 THEN
@@ -137,16 +154,23 @@ BEGIN
     SELECT d.event_id, d.merchant_id, 'withdrawal.pending', d.id, d.payload, d.created_at
       FROM unnest(debited) d;
 
-    RETURN QUERY
-    SELECT d.item, 'created', NULL::numeric,
-           (SELECT string_agg(e.id, ',') FROM webhook_endpoints e
-             WHERE e.merchant_id = d.merchant_id AND e.deleted_at IS NULL AND e.disabled_at IS NULL
-               AND jsonb_exists(e.events, 'withdrawal.pending'))
-      FROM unnest(debited) d;
+    WITH delivery AS (
+        INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, event_type, status, created_at, updated_at)
+        SELECT 'whd_' || random_base62(20), d.event_id, e.id, d.merchant_id, 'withdrawal.pending', 'pending', d.created_at, d.created_at
+          FROM unnest(debited) d
+          JOIN webhook_endpoints e ON e.merchant_id = d.merchant_id AND e.deleted_at IS NULL
+           AND e.disabled_at IS NULL AND jsonb_exists(e.events, 'withdrawal.pending')
+        RETURNING id
+    )
+    INSERT INTO river_job (args, kind, max_attempts, queue, state)
+    SELECT jsonb_build_object('delivery_id', delivery.id), 'webhook_deliver', delivery_attempts, 'webhooks', 'available'
+      FROM delivery;
+
+    RETURN QUERY SELECT d.item, 'created', NULL::numeric FROM unnest(debited) d;
 END
 $$;
 -- +goose StatementEnd
 
 -- +goose Down
--- Nothing to undo: both versions give the same answers, and going further down
--- (migrations/00006) drops the function.
+DROP FUNCTION record_withdrawals(jsonb, int);
+DROP FUNCTION random_base62(int);
