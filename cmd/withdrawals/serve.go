@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/paycore/withdrawals/internal/app"
@@ -19,7 +17,6 @@ import (
 )
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	tuneGC()
 	db, err := openMigrated(ctx, cfg, cfg.AutoMigrate)
 	if err != nil {
 		return err
@@ -110,20 +107,5 @@ func servePprof(addr string, logger *slog.Logger) {
 	logger.Info("pprof listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Error("pprof", "error", err.Error())
-	}
-}
-
-// tuneGC sets the collector's defaults for a server whose live heap is small (a few tens
-// of MB) and whose garbage is per request: collect at five times the live heap rather
-// than twice (GOGC 400 instead of 100), within a soft limit of 64 MiB so the total stays
-// under the 80 MB budget of BENCHMARKS.md. Measured: GC took about 13% of the service's
-// CPU on reads; with these defaults creates +9%, balance reads +6% in the same run.
-// GOGC and GOMEMLIMIT, when set, are the operator's choice and win.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(64 << 20)
 	}
 }
