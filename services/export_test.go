@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals/models"
@@ -54,4 +55,13 @@ func (s *Withdrawals) CreateTogether(ctx context.Context, ins []CreateInput, edi
 		ws[i], errs[i] = c.result()
 	}
 	return ws, errs
+}
+
+// MoveBalances is moveBalances for a test's own transaction.
+func MoveBalances(tx *gorm.DB, release bool, totals map[[2]string]decimal.Decimal, now time.Time) error {
+	kind := models.JournalWithdrawalSettle
+	if release {
+		kind = models.JournalWithdrawalRelease
+	}
+	return moveBalances(tx, kind, totals, now)
 }
