@@ -14,32 +14,33 @@ import (
 	"github.com/paycore/withdrawals/models"
 )
 
-// Group commit: concurrent withdrawal requests share one transaction.
+// Group commit: concurrent withdrawal requests share one statement and one commit.
 //
 // A withdrawal's cost in PostgreSQL is dominated not by its rows but by what surrounds
 // them: a round trip per statement, and a commit that waits for the WAL to reach disk.
 // Requests that arrive while a group is being written wait for the next one, which then
-// carries all of them in one call of create_withdrawals (migrations/00006) and one
-// commit. Nothing waits on purpose: a request that arrives when a writer is free is
+// carries all of them in one autocommitted call of record_withdrawals (migrations/00007). Nothing waits on purpose: a request that arrives when a writer is free is
 // written at once, alone, so a quiet service answers as fast as before and a busy one
 // writes more per commit.
 //
 // Nothing about a withdrawal changes: each is checked, debited, journalled and announced
 // exactly as a lone one; a refusal (insufficient funds, whitelist, a bound key) is that
 // item's answer and does not affect the others; no answer is given before the commit.
-// If a group fails before its commit (a lost connection, an unforeseen constraint), each
-// of its requests is written again on its own, so one bad item cannot fail its neighbours.
+// If PostgreSQL refuses a group (an unforeseen constraint), nothing of it is committed
+// and each of its requests is written again on its own, so one bad item cannot fail its
+// neighbours.
 
 const (
 	// groupWriters is how many groups are written at once: one can be written while the
-	// other commits, and groups still grow under load. Of 1, 2, 4 and 8, two measured
-	// best; eight starved the hot merchant (BENCHMARKS.md).
+	// other commits, and groups still grow under load. Of 1, 2, 3, 4, 6 and 8, two
+	// measured best: more writers make smaller groups, which cost PostgreSQL more per
+	// withdrawal (BENCHMARKS.md).
 	groupWriters = 2
 	// maxGroup bounds one transaction, and so the wait of the first request in it.
 	maxGroup = 64
 )
 
-// Outcomes of one item of a group, as create_withdrawals returns them.
+// Outcomes of one item of a group, as record_withdrawals returns them.
 const (
 	outcomeCreated        = "created"
 	outcomeNotWhitelisted = "not_whitelisted"
@@ -194,7 +195,7 @@ func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
 	}
 }
 
-// groupItem is one withdrawal as create_withdrawals reads it.
+// groupItem is one withdrawal as record_withdrawals reads it.
 type groupItem struct {
 	Item                int             `json:"item"`
 	ID                  string          `json:"id"`

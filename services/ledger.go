@@ -91,8 +91,8 @@ func openMerchantAccounts(tx *gorm.DB, merchantID string, tokens []string, now t
 	return nil
 }
 
-// The balance movements after creation (the lock itself is part of create_withdrawals,
-// migrations/00006). Each is one UPDATE of the materialised balance row; the CHECK
+// The balance movements after creation (the lock itself is part of record_withdrawals,
+// migrations/00007). Each is one UPDATE of the materialised balance row; the CHECK
 // constraints on balances back every one of them.
 
 // moveBalances applies release (pending -> available) or settlement (pending leaves)
