@@ -32,7 +32,7 @@
 --      so nothing of it is ever visible (its key stays free);
 --   4. the lock journal and its two entries (summing to zero), the withdrawal.pending
 --      outbox event, a delivery to each endpoint subscribed to it and the delivery's job
---      (queue webhooks, delivery_attempts attempts).
+--      (of the kind, queue and attempts the caller gives: River's settings stay in Go).
 
 -- +goose StatementBegin
 -- random_base62 is an identifier suffix like the service's (services/ids.go).
@@ -45,7 +45,7 @@ $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE FUNCTION record_withdrawals(items jsonb, delivery_attempts int)
+CREATE FUNCTION record_withdrawals(items jsonb, job_kind text, job_queue text, job_attempts int)
 RETURNS TABLE (item int, outcome text, available_now numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -163,7 +163,7 @@ BEGIN
         RETURNING id
     )
     INSERT INTO river_job (args, kind, max_attempts, queue, state)
-    SELECT jsonb_build_object('delivery_id', delivery.id), 'webhook_deliver', delivery_attempts, 'webhooks', 'available'
+    SELECT jsonb_build_object('delivery_id', delivery.id), job_kind, job_attempts, job_queue, 'available'
       FROM delivery;
 
     RETURN QUERY SELECT d.item, 'created', NULL::numeric FROM unnest(debited) d;
@@ -172,5 +172,5 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION record_withdrawals(jsonb, int);
+DROP FUNCTION record_withdrawals(jsonb, text, text, int);
 DROP FUNCTION random_base62(int);

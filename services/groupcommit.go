@@ -19,9 +19,10 @@ import (
 // A withdrawal's cost in PostgreSQL is dominated not by its rows but by what surrounds
 // them: a round trip per statement, and a commit that waits for the WAL to reach disk.
 // Requests that arrive while a group is being written wait for the next one, which then
-// carries all of them in one autocommitted call of record_withdrawals (migrations/00007). Nothing waits on purpose: a request that arrives when a writer is free is
-// written at once, alone, so a quiet service answers as fast as before and a busy one
-// writes more per commit.
+// carries all of them in one autocommitted call of record_withdrawals (migrations/00007).
+// Nothing waits on purpose: a request that arrives when a writer is free is written at
+// once, alone, so a quiet service answers as fast as before and a busy one writes more
+// per commit.
 //
 // Nothing about a withdrawal changes: each is checked, debited, journalled and announced
 // exactly as a lone one; a refusal (insufficient funds, whitelist, a bound key) is that
@@ -244,8 +245,9 @@ func (s *Withdrawals) writeCalls(ctx context.Context, calls []*createCall) error
 	if err != nil {
 		return fmt.Errorf("create withdrawals: encode: %w", err)
 	}
-	rows, err := s.db.WithContext(ctx).Raw(`SELECT item, outcome, available_now FROM record_withdrawals(CAST(? AS jsonb), ?)`,
-		string(body), s.outbox.maxWebhookAttempts).Rows()
+	job := s.outbox.deliveryOpts()
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT item, outcome, available_now FROM record_withdrawals(CAST(? AS jsonb), ?, ?, ?)`,
+		string(body), DeliverWebhookArgs{}.Kind(), job.Queue, job.MaxAttempts).Rows()
 	if err != nil {
 		return fmt.Errorf("create withdrawals: %w", err)
 	}

@@ -101,9 +101,9 @@ func openMerchantAccounts(tx *gorm.DB, merchantID string, tokens []string, now t
 //
 // The rows are locked first, in merchant and token order, the order withdrawal creation
 // locks them in (migrations/00007): a single UPDATE ... FROM locks rows in whatever
-// order its plan visits them, and two payout batches of one token settling at once
-// deadlocked on their common merchants (PostgreSQL aborts one after a second; River
-// retried its job seconds later: one settlement run took 11 s instead of 1.5).
+// order its plan visits them (Go's random map order when the pairs drive index lookups),
+// so two payout batches of one token settling at once could deadlock on their common
+// merchants (PostgreSQL aborts one after a second; River retries its job seconds later).
 func moveBalances(tx *gorm.DB, kind models.JournalKind, totals map[[2]string]decimal.Decimal, now time.Time) error {
 	if len(totals) == 0 {
 		return nil
