@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -24,16 +25,12 @@ type Accounts struct {
 	// authentication does not add a write to every request.
 	lastTouched sync.Map // key id -> time.Time
 
-	// keys caches authenticated keys for cacheTTL, so a request does not pay a database
-	// round trip to learn who is calling. Revoking a key here drops it at once; other
-	// instances drop it within cacheTTL.
-	keys     sync.Map // hex(SHA-256 of key) -> cachedKey
+	// keys caches authenticated keys (keycache.go), so a request does not pay a
+	// database round trip to learn who is calling. Revoking a key here drops it at once;
+	// other instances drop it within cacheTTL.
+	keys     sync.Map // SHA-256 of key -> cachedKey
 	cacheTTL time.Duration
-}
-
-type cachedKey struct {
-	principal Principal
-	expires   time.Time
+	revoked  atomic.Pointer[revocations] // the revocation feed's latest answer
 }
 
 // NewAccounts wires the account use cases, without a key cache.
@@ -60,8 +57,9 @@ func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principa
 	hash := HashAPIKey(plaintext)
 	cacheKey := string(hash)
 	now := s.clock.now()
-	if c, ok := s.keys.Load(cacheKey); ok && now.Before(c.(cachedKey).expires) {
-		return c.(cachedKey).principal, nil
+	if c, ok := s.keys.Load(cacheKey); ok && s.trusted(c.(cachedKey), cacheKey, now) {
+		p := c.(cachedKey).principal
+		return p, s.touch(ctx, p.KeyID, now)
 	}
 	var key models.APIKey
 	res := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", hash).Limit(1).Find(&key)
@@ -69,22 +67,29 @@ func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principa
 		return Principal{}, fmt.Errorf("authenticate: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
+		s.keys.Delete(cacheKey)
 		return Principal{}, ErrUnauthorized
-	}
-	if last, ok := s.lastTouched.Load(key.ID); !ok || now.Sub(last.(time.Time)) >= lastUsedResolution {
-		s.lastTouched.Store(key.ID, now)
-		if err := s.db.WithContext(ctx).Model(&models.APIKey{}).Where("id = ?", key.ID).UpdateColumn("last_used_at", now).Error; err != nil {
-			return Principal{}, fmt.Errorf("authenticate: touch key: %w", err)
-		}
 	}
 	p := Principal{KeyID: key.ID, Role: key.Role, Scope: key.Scope}
 	if key.MerchantID != nil {
 		p.MerchantID = *key.MerchantID
 	}
 	if s.cacheTTL > 0 {
-		s.keys.Store(cacheKey, cachedKey{principal: p, expires: now.Add(s.cacheTTL)})
+		s.keys.Store(cacheKey, cachedKey{principal: p, fetched: now})
 	}
-	return p, nil
+	return p, s.touch(ctx, key.ID, now)
+}
+
+// touch records that the key was used, at most once per lastUsedResolution.
+func (s *Accounts) touch(ctx context.Context, keyID string, now time.Time) error {
+	if last, ok := s.lastTouched.Load(keyID); ok && now.Sub(last.(time.Time)) < lastUsedResolution {
+		return nil
+	}
+	s.lastTouched.Store(keyID, now)
+	if err := s.db.WithContext(ctx).Model(&models.APIKey{}).Where("id = ?", keyID).UpdateColumn("last_used_at", now).Error; err != nil {
+		return fmt.Errorf("authenticate: touch key: %w", err)
+	}
+	return nil
 }
 
 // CreateMerchant registers a merchant and opens its ledger accounts for every token.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,7 +13,8 @@ import (
 	"github.com/paycore/withdrawals/models"
 )
 
-// Group commit: concurrent withdrawal requests share one statement and one commit.
+// Group commit: concurrent withdrawal requests share one statement and one commit
+// (batcher.go queues them).
 //
 // A withdrawal's cost in PostgreSQL is dominated not by its rows but by what surrounds
 // them: a round trip per statement, and a commit that waits for the WAL to reach disk.
@@ -51,99 +51,19 @@ const (
 
 // createCall is one request waiting for its group.
 type createCall struct {
+	batchCall
 	w                 models.Withdrawal
 	evt               models.WebhookEvent
 	normalizedAddress string
 
-	// Set by the writer before done is closed.
+	// Set by the writer before the call is finished.
 	outcome   string
 	available decimal.Decimal // when insufficient
 	err       error
-	done      chan struct{}
-
-	// promote hands this call's goroutine a writer's place; promoted (under the
-	// group's lock) makes sure it is handed at most once.
-	promote  chan struct{}
-	promoted bool
 }
 
-// groupCommit queues calls and lets at most groupWriters of the waiting requests' own
-// goroutines write what is queued, so nothing runs when nothing is asked. A writer
-// writes groups until its own call is answered, then hands its place to the oldest
-// waiting call: no request keeps writing for others after its own answer.
-type groupCommit struct {
-	mu      sync.Mutex
-	queue   []*createCall
-	writers int // goroutines writing, or promoted and about to
-	write   func(ctx context.Context, calls []*createCall)
-}
-
-func newGroupCommit(write func(ctx context.Context, calls []*createCall)) *groupCommit {
-	return &groupCommit{write: write}
-}
-
-// do queues the call and returns once it is written (committed or refused).
-func (g *groupCommit) do(ctx context.Context, c *createCall) {
-	c.done, c.promote = make(chan struct{}), make(chan struct{}, 1)
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	lead := g.writers < groupWriters
-	if lead {
-		g.writers++
-	}
-	g.mu.Unlock()
-	// The write must not be cut short by one request's cancellation: it carries others.
-	writeCtx := context.WithoutCancel(ctx)
-	for {
-		if lead {
-			g.lead(writeCtx, c)
-		}
-		select {
-		case <-c.promote:
-			lead = true
-		case <-c.done:
-			// A promotion is always sent while the call is still queued, so before
-			// done: if there is one, it is already here, and the place must be used.
-			select {
-			case <-c.promote:
-				lead = true
-			default:
-				return
-			}
-		}
-	}
-}
-
-// lead writes groups from the front of the queue until own is answered or the queue
-// is empty, then gives up its writer's place.
-func (g *groupCommit) lead(ctx context.Context, own *createCall) {
-	for {
-		g.mu.Lock()
-		if len(g.queue) == 0 {
-			g.writers--
-			g.mu.Unlock()
-			return
-		}
-		if answered(own) {
-			if next := g.queue[0]; !next.promoted {
-				next.promoted = true
-				next.promote <- struct{}{}
-			} else {
-				g.writers-- // the oldest call already has a place coming
-			}
-			g.mu.Unlock()
-			return
-		}
-		n := min(len(g.queue), maxGroup)
-		group := make([]*createCall, n)
-		copy(group, g.queue)
-		g.queue = g.queue[n:]
-		if len(g.queue) == 0 {
-			g.queue = nil // let the backing array go
-		}
-		g.mu.Unlock()
-		g.write(ctx, group)
-	}
+func newGroupCommit(write func(ctx context.Context, calls []*createCall)) *batcher[*createCall] {
+	return &batcher[*createCall]{runners: groupWriters, maxBatch: maxGroup, run: write}
 }
 
 // result is the call's answer once written.
@@ -165,15 +85,6 @@ func (c *createCall) result() (models.Withdrawal, error) {
 	return models.Withdrawal{}, fmt.Errorf("create withdrawal: unknown outcome %q", c.outcome)
 }
 
-func answered(c *createCall) bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // writeGroup writes a group in one statement (its own transaction) and answers every
 // call in it. A group that PostgreSQL refused, and so rolled back, is retried one call at
 // a time, so each call gets its own answer. Any other failure (a lost connection) is
@@ -192,7 +103,7 @@ func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
 		if err != nil {
 			c.outcome, c.err = "", err
 		}
-		close(c.done)
+		c.finish()
 	}
 }
 

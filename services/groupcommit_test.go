@@ -23,13 +23,13 @@ func TestGroupCommitAnswersEveryCallOnce(t *testing.T) {
 		groups.Add(1)
 		time.Sleep(200 * time.Microsecond) // a commit, so that calls queue meanwhile
 		for _, c := range calls {
-			if answered(c) {
+			if c.answered() {
 				answeredTwice.Store(true)
 				continue
 			}
 			c.outcome = outcomeCreated
 			written.Add(1)
-			close(c.done)
+			c.finish()
 		}
 		active.Add(-1)
 	})
@@ -66,8 +66,8 @@ func TestGroupCommitAnswersEveryCallOnce(t *testing.T) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.writers != 0 || len(g.queue) != 0 {
-		t.Fatalf("after the load: %d writers, %d queued; want none", g.writers, len(g.queue))
+	if g.running != 0 || len(g.queue) != 0 {
+		t.Fatalf("after the load: %d writers, %d queued; want none", g.running, len(g.queue))
 	}
 }
 
@@ -77,7 +77,7 @@ func TestGroupCommitLoneCallIsWrittenAlone(t *testing.T) {
 	g := newGroupCommit(func(_ context.Context, calls []*createCall) {
 		sizes = append(sizes, len(calls))
 		for _, c := range calls {
-			close(c.done)
+			c.finish()
 		}
 	})
 	for range 3 {

@@ -32,7 +32,7 @@ type Withdrawals struct {
 	batchInterval time.Duration
 	outbox        *Outbox
 	catalog       *Catalog
-	group         *groupCommit
+	group         *batcher[*createCall]
 }
 
 // NewWithdrawals wires the withdrawal use cases. batchInterval is how often the payout

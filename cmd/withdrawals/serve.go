@@ -60,6 +60,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
+	go a.Accounts.WatchRevocations(ctx, func(err error) {
+		logger.Warn("api key revocation feed", "error", err.Error())
+	})
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           a.Handler,
