@@ -119,7 +119,7 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawConn) 
 	}
 	wg.Wait()
 	elapsed = time.Since(start)
-	fmt.Println("  " + cpu0.share(readCPU(b.cfg.ServicePID), elapsed.Seconds()))
+	fmt.Println("  " + cpu0.share(readCPU(b.cfg.ServicePID), elapsed.Seconds(), count))
 	return count, errs, elapsed, lat, nil
 }
 

@@ -51,9 +51,19 @@ func procTicks(pid string) (int64, error) {
 	return u + s, nil
 }
 
-// share formats each party's CPU use over secs as a percentage of one core.
-func (a cpuTimes) share(b cpuTimes, secs float64) string {
+// share formats each party's CPU use over secs as a percentage of one core, and per
+// request in microseconds. Throughput on this shared machine swings by half between
+// identical runs; CPU per request moves far less, so it is the figure to compare two
+// versions of the code by.
+func (a cpuTimes) share(b cpuTimes, secs float64, requests int64) string {
 	pct := func(x, y int64) float64 { return float64(y-x) / clockTicks / secs * 100 }
-	return fmt.Sprintf("cpu %% of one core: service %.0f, postgres %.0f, loadgen %.0f",
-		pct(a.service, b.service), pct(a.postgres, b.postgres), pct(a.loadgen, b.loadgen))
+	us := func(x, y int64) float64 {
+		if requests == 0 {
+			return 0
+		}
+		return float64(y-x) / clockTicks / float64(requests) * 1e6
+	}
+	return fmt.Sprintf("cpu %% of one core: service %.0f, postgres %.0f, loadgen %.0f; us per request: service %.0f, postgres %.0f, loadgen %.0f",
+		pct(a.service, b.service), pct(a.postgres, b.postgres), pct(a.loadgen, b.loadgen),
+		us(a.service, b.service), us(a.postgres, b.postgres), us(a.loadgen, b.loadgen))
 }
