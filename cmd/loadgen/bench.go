@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/paycore/withdrawals/internal/rawhttp"
 )
 
 type merchant struct{ id, key string }
@@ -82,13 +84,13 @@ func (b *bench) seed(ctx context.Context) error {
 
 // timed runs fn from Conns workers, each on its own connection, for Duration and
 // collects latencies and the CPU split of the phase.
-func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawConn) (ok bool, err error)) (count, errs int64, elapsed time.Duration, lat []time.Duration, err error) {
-	conns := make([]*rawConn, b.cfg.Conns)
+func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.Conn) (ok bool, err error)) (count, errs int64, elapsed time.Duration, lat []time.Duration, err error) {
+	conns := make([]*rawhttp.Conn, b.cfg.Conns)
 	for i := range conns {
-		if conns[i], err = dialRaw(b.cfg.URL); err != nil {
+		if conns[i], err = rawhttp.Dial(b.cfg.URL); err != nil {
 			return 0, 0, 0, nil, err
 		}
-		defer conns[i].close()
+		defer conns[i].Close()
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -127,8 +129,8 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawConn) 
 var createBody, _ = json.Marshal(map[string]any{"token": tokens[0].symbol, "amount": "10", "address": tokens[0].address, "metadata": map[string]any{"orderId": "bench"}})
 
 // createRaw is createOne(m, 0, "10") on a worker's own connection.
-func (b *bench) createRaw(c *rawConn, m merchant) (bool, error) {
-	status, err := c.do("POST", "/api/withdrawals", m.key, "Idempotency-Key: bench-"+strconv.FormatInt(b.seq.Add(1), 10)+"\r\n", createBody)
+func (b *bench) createRaw(c *rawhttp.Conn, m merchant) (bool, error) {
+	status, err := c.Do("POST", "/api/withdrawals", m.key, "Idempotency-Key: bench-"+strconv.FormatInt(b.seq.Add(1), 10)+"\r\n", createBody)
 	if err == nil && status != http.StatusCreated {
 		b.unexpected.Add(1)
 	}
@@ -160,7 +162,7 @@ func (b *bench) requestFigure(name, ref string, count, errs int64, elapsed time.
 
 func (b *bench) createSpread(ctx context.Context) error {
 	fmt.Println("create_spread: POST /api/withdrawals over", len(b.merchants), "merchants")
-	n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawConn) (bool, error) {
+	n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawhttp.Conn) (bool, error) {
 		return b.createRaw(c, b.randomMerchant())
 	})
 	b.requestFigure("create_spread", "withdraw_spread", n, e, el, lat)
@@ -169,7 +171,7 @@ func (b *bench) createSpread(ctx context.Context) error {
 
 func (b *bench) createHot(ctx context.Context) error {
 	fmt.Println("create_hot: POST /api/withdrawals on one merchant")
-	n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawConn) (bool, error) {
+	n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawhttp.Conn) (bool, error) {
 		return b.createRaw(c, b.hot)
 	})
 	b.requestFigure("create_hot", "withdraw_hot", n, e, el, lat)
@@ -179,8 +181,8 @@ func (b *bench) createHot(ctx context.Context) error {
 func (b *bench) reads(ctx context.Context) error {
 	for _, r := range []struct{ name, path string }{{"balance_read", "/api/balance"}, {"list_read", "/api/withdrawals?limit=20"}} {
 		fmt.Println(r.name + ": GET " + r.path)
-		n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawConn) (bool, error) {
-			status, err := c.do("GET", r.path, b.randomMerchant().key, "", nil)
+		n, e, el, lat, err := b.timed(ctx, b.cfg.Duration, func(c *rawhttp.Conn) (bool, error) {
+			status, err := c.Do("GET", r.path, b.randomMerchant().key, "", nil)
 			if err == nil && status != http.StatusOK {
 				b.unexpected.Add(1)
 			}

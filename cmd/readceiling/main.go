@@ -10,8 +10,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -28,6 +26,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+
+	"github.com/paycore/withdrawals/internal/rawhttp"
 )
 
 // The reference seeds merchants m1..m1000, three tokens each.
@@ -209,11 +209,11 @@ func newBatchedReads(pool *pgxpool.Pool, workers int) func(context.Context, stri
 	}
 }
 
-// load drives addr with conns keep-alive connections for d, each sending the next
-// request when the previous answer has been read, and returns answered requests per
-// second. Any transport error or non-200 answer fails the measurement.
+// load drives addr with conns keep-alive connections for d (cmd/loadgen's client),
+// each sending the next request when the previous answer has been read, and returns
+// answered requests per second. Any transport error or non-200 answer fails the
+// measurement.
 func load(addr string, conns int, d time.Duration) (float64, error) {
-	req := []byte("GET /api/balance HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
 	var (
 		answered atomic.Int64
 		wg       sync.WaitGroup
@@ -225,7 +225,7 @@ func load(addr string, conns int, d time.Duration) (float64, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := drive(addr, req, deadline, &answered); err != nil {
+			if err := drive("http://"+addr, deadline, &answered); err != nil {
 				mu.Lock()
 				firstErr = errors.Join(firstErr, err)
 				mu.Unlock()
@@ -236,22 +236,15 @@ func load(addr string, conns int, d time.Duration) (float64, error) {
 	return float64(answered.Load()) / d.Seconds(), firstErr
 }
 
-func drive(addr string, req []byte, deadline time.Time, answered *atomic.Int64) error {
-	c, err := net.Dial("tcp", addr)
+func drive(base string, deadline time.Time, answered *atomic.Int64) error {
+	c, err := rawhttp.Dial(base)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	r := bufio.NewReaderSize(c, 16<<10)
 	for time.Now().Before(deadline) {
-		if _, err := c.Write(req); err != nil {
-			return err
-		}
-		status, length, err := readHead(r)
+		status, err := c.Do("GET", "/api/balance", "", "", nil)
 		if err != nil {
-			return err
-		}
-		if _, err := r.Discard(length); err != nil {
 			return err
 		}
 		if status != http.StatusOK {
@@ -260,36 +253,4 @@ func drive(addr string, req []byte, deadline time.Time, answered *atomic.Int64) 
 		answered.Add(1)
 	}
 	return nil
-}
-
-// readHead reads a response's status line and headers in place, returning the status
-// and Content-Length: as cheap for the load generator as cmd/loadgen's raw connections,
-// whose CPU is taken from the same two cores.
-func readHead(r *bufio.Reader) (status, length int, err error) {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
-		return 0, 0, fmt.Errorf("malformed status line %q", line)
-	}
-	status, _ = strconv.Atoi(string(line[9:12]))
-	length = -1
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return 0, 0, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			break
-		}
-		if name, value, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
-			length, _ = strconv.Atoi(string(bytes.TrimSpace(value)))
-		}
-	}
-	if length < 0 {
-		return 0, 0, errors.New("response without Content-Length")
-	}
-	return status, length, nil
 }

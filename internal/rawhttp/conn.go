@@ -1,4 +1,6 @@
-package main
+// Package rawhttp is a minimal keep-alive HTTP/1.1 client for load generators: requests
+// are assembled into a reused buffer and responses parsed in place.
+package rawhttp
 
 import (
 	"bufio"
@@ -10,28 +12,29 @@ import (
 	"strconv"
 )
 
-// rawConn is one keep-alive HTTP/1.1 connection owned by one worker of a timed phase.
+// Conn is one keep-alive HTTP/1.1 connection owned by one worker of a timed phase.
 // Requests are assembled into a reused buffer and responses parsed in place, so the
 // load generator spends little more than its socket calls per request, as pgbench does
 // in the reference run. The Go HTTP client took a fifth of the machine's CPU on reads,
 // CPU taken from the service it measures on the same two cores.
-type rawConn struct {
+type Conn struct {
 	addr, host string
 	nc         net.Conn
 	r          *bufio.Reader
 	req        []byte
 }
 
-func dialRaw(base string) (*rawConn, error) {
+// Dial connects to the host of base (a URL).
+func Dial(base string) (*Conn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
 	}
-	c := &rawConn{addr: u.Host, host: u.Host}
+	c := &Conn{addr: u.Host, host: u.Host}
 	return c, c.redial()
 }
 
-func (c *rawConn) redial() error {
+func (c *Conn) redial() error {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
@@ -43,12 +46,12 @@ func (c *rawConn) redial() error {
 	return nil
 }
 
-func (c *rawConn) close() { _ = c.nc.Close() }
+func (c *Conn) Close() { _ = c.nc.Close() }
 
-// do sends one request and reads the whole response, returning its status. header is
+// Do sends one request and reads the whole response, returning its status. header is
 // pre-formatted "Name: value\r\n" lines. After an error the connection is replaced
 // for the next request; the error is counted, never retried here.
-func (c *rawConn) do(method, path, key, header string, body []byte) (int, error) {
+func (c *Conn) Do(method, path, key, header string, body []byte) (int, error) {
 	b := c.req[:0]
 	b = append(b, method...)
 	b = append(b, ' ')
@@ -78,7 +81,7 @@ func (c *rawConn) do(method, path, key, header string, body []byte) (int, error)
 
 var errMalformed = errors.New("malformed response")
 
-func (c *rawConn) roundTrip() (int, error) {
+func (c *Conn) roundTrip() (int, error) {
 	if _, err := c.nc.Write(c.req); err != nil {
 		return 0, err
 	}
@@ -126,7 +129,7 @@ func (c *rawConn) roundTrip() (int, error) {
 	}
 }
 
-func (c *rawConn) discardChunked() error {
+func (c *Conn) discardChunked() error {
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if err != nil {

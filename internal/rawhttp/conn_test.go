@@ -1,4 +1,4 @@
-package main
+package rawhttp
 
 import (
 	"io"
@@ -11,7 +11,7 @@ import (
 // The raw client reads both response framings the service uses (a fixed length, and
 // chunks for bodies larger than the server's buffer) and keeps the connection usable
 // for the next request.
-func TestRawConnReadsLengthAndChunkedResponses(t *testing.T) {
+func TestConnReadsLengthAndChunkedResponses(t *testing.T) {
 	big := strings.Repeat("x", 64<<10)
 	var gotKey, gotBody string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,11 +28,11 @@ func TestRawConnReadsLengthAndChunkedResponses(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	c, err := dialRaw(srv.URL)
+	c, err := Dial(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
+	defer c.Close()
 	for i, step := range []struct {
 		method, path string
 		body         []byte
@@ -42,7 +42,7 @@ func TestRawConnReadsLengthAndChunkedResponses(t *testing.T) {
 		{"GET", "/big", nil, 200},
 		{"GET", "/small", nil, 201},
 	} {
-		status, err := c.do(step.method, step.path, "k1", "Idempotency-Key: x\r\n", step.body)
+		status, err := c.Do(step.method, step.path, "k1", "Idempotency-Key: x\r\n", step.body)
 		if err != nil || status != step.want {
 			t.Fatalf("request %d: status %d, %v; want %d", i, status, err, step.want)
 		}
