@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make pgcost: PostgreSQL's own cost of one withdrawal, the service's against the
+# reference's. One pgbench client, no concurrency and no fsync wait
+# (synchronous_commit=off for these sessions only), so the figure is PostgreSQL's CPU
+# per withdrawal and moves little between runs: the create benchmark (make bench) mixes
+# in the HTTP service, the load generator and the machine's day, and cannot show a
+# change of a few percent in SQL. Use it to compare schema and SQL changes.
+#   reference: ../shared/bench/reference's single-statement spread transaction;
+#   service:   record_withdrawals (migrations) for groups of 1 and of 8 items, the
+#              service's group writer's call, on a migrated scratch database.
+# The service's figure includes building the items' JSON in SQL (scripts/pgcost_group.sql),
+# a few microseconds. Loopback only, about a minute.   BENCH_SECONDS (8 per script)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=${BENCH_SECONDS:-8}
+reference=../shared/bench/reference
+if [ ! -f "$reference/schema.sql" ]; then
+	echo "no pgbench reference at $reference" >&2
+	exit 1
+fi
+export PGOPTIONS="-c client_min_messages=warning"
+server=$(scripts/dev-db.sh)
+ref_db="$server/pgcost_reference?sslmode=disable"
+svc_db="$server/pgcost_service?sslmode=disable"
+drop() { psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS pgcost_reference WITH (FORCE)" -c "DROP DATABASE IF EXISTS pgcost_service WITH (FORCE)"; }
+drop
+trap 'drop >/dev/null 2>&1 || true' EXIT
+psql -q "$server/postgres" -c "CREATE DATABASE pgcost_reference" -c "CREATE DATABASE pgcost_service"
+
+go build -o bin/withdrawals ./cmd/withdrawals
+DATABASE_URL="$svc_db" bin/withdrawals migrate 2>/dev/null
+psql -q -v ON_ERROR_STOP=1 "$svc_db" -f scripts/pgcost_seed.sql >/dev/null
+psql -q -v ON_ERROR_STOP=1 "$ref_db" -f "$reference/schema.sql" >/dev/null
+psql -q -v ON_ERROR_STOP=1 -v per_merchant=100 "$ref_db" -f "$reference/seed.sql" >/dev/null
+
+# latency_ms FILE DB [PGBENCH ARGS]: pgbench's average latency of one transaction, in
+# milliseconds; a failed run stops the script with pgbench's output.
+latency_ms() {
+	local out ms
+	out=$(PGOPTIONS="$PGOPTIONS -c synchronous_commit=off" pgbench -n -M prepared -c 1 -j 1 -T "$secs" "${@:3}" -f "$1" "$2" 2>&1) || true
+	ms=$(awk '/^latency average = /{print $4; exit}' <<<"$out")
+	if [ -z "$ms" ] || grep -q 'aborted\|error' <<<"$out"; then
+		printf '%s\n' "$out" >&2
+		exit 1
+	fi
+	echo "$ms"
+}
+ref_ms=$(latency_ms "$reference/withdraw_spread.sql" "$ref_db")
+ref_us=$(awk -v ms="$ref_ms" 'BEGIN{printf "%.0f", ms*1000}')
+printf 'pgcost reference_spread us_per_withdrawal=%s\n' "$ref_us"
+for n in 1 8; do
+	ms=$(latency_ms scripts/pgcost_group.sql "$svc_db" -D "n=$n")
+	awk -v ms="$ms" -v n="$n" -v ref="$ref_us" \
+		'BEGIN{us=ms*1000/n; printf "pgcost record_withdrawals_group%d us_per_withdrawal=%.0f ratio=%.2f\n", n, us, us/ref}'
+done
+# The calls measured must have written withdrawals, each with its lock journal.
+read -r withdrawals journals < <(psql -At -F ' ' "$svc_db" -c \
+	"SELECT (SELECT count(*) FROM withdrawals WHERE status = 'pending'), (SELECT count(*) FROM ledger_journals WHERE kind = 'withdrawal_lock')")
+if [ "$withdrawals" -eq 0 ] || [ "$withdrawals" -ne "$journals" ]; then
+	echo "pgcost: $withdrawals withdrawals and $journals lock journals written: the measured calls did not create withdrawals" >&2
+	exit 1
+fi
