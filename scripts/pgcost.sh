@@ -14,13 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=${BENCH_SECONDS:-8}
-reference=../shared/bench/reference
-if [ ! -f "$reference/schema.sql" ]; then
-	echo "no pgbench reference at $reference" >&2
-	exit 1
-fi
-export PGOPTIONS="-c client_min_messages=warning"
-server=$(scripts/dev-db.sh)
+source scripts/reference.sh
 ref_db="$server/pgcost_reference?sslmode=disable"
 svc_db="$server/pgcost_service?sslmode=disable"
 drop() { psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS pgcost_reference WITH (FORCE)" -c "DROP DATABASE IF EXISTS pgcost_service WITH (FORCE)"; }
@@ -40,8 +34,7 @@ for i in $(seq 1 100); do
 	echo '\i scripts/pgcost_group.sql'
 	case $i in 1 | 10 | 100) echo 'ANALYZE;' ;; esac
 done | psql -q -v ON_ERROR_STOP=1 -v n=1000 "$svc_db" >/dev/null
-psql -q -v ON_ERROR_STOP=1 "$ref_db" -f "$reference/schema.sql" >/dev/null
-psql -q -v ON_ERROR_STOP=1 -v per_merchant=100 "$ref_db" -f "$reference/seed.sql" >/dev/null
+load_reference "$ref_db"
 
 # latency_ms FILE DB [PGBENCH ARGS]: pgbench's average latency of one transaction, in
 # milliseconds; a failed run stops the script with pgbench's output.
