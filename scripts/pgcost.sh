@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # make pgcost: PostgreSQL's own cost of one withdrawal, the service's against the
 # reference's. One pgbench client, no concurrency and no fsync wait
-# (synchronous_commit=off for these sessions only), so the figure is PostgreSQL's CPU
+# (synchronous_commit=off for these sessions only), so the figure is PostgreSQL's time
 # per withdrawal and moves little between runs: the create benchmark (make bench) mixes
 # in the HTTP service, the load generator and the machine's day, and cannot show a
 # change of a few percent in SQL. Use it to compare schema and SQL changes.
 #   reference: ../shared/bench/reference's single-statement spread transaction;
 #   service:   record_withdrawals (migrations) for groups of 1 and of 8 items, the
 #              service's group writer's call, on a migrated scratch database.
-# The service's figure includes building the items' JSON in SQL (scripts/pgcost_group.sql),
-# a few microseconds. Loopback only, about a minute.   BENCH_SECONDS (8 per script)
+# Both are counted beyond what is not theirs: the round trip of a statement (a bare
+# SELECT 1, measured alike) for both, and for the service the building of its items' JSON
+# in SQL (the same statement without the call), which the service does in Go. Loopback
+# only, about a minute.   BENCH_SECONDS (8 per script)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +21,18 @@ ref_db="$server/pgcost_reference?sslmode=disable"
 svc_db="$server/pgcost_service?sslmode=disable"
 drop() { psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS pgcost_reference WITH (FORCE)" -c "DROP DATABASE IF EXISTS pgcost_service WITH (FORCE)"; }
 drop
-trap 'drop >/dev/null 2>&1 || true' EXIT
+scripts=$(mktemp -d)
+trap 'drop >/dev/null 2>&1 || true; rm -rf "$scripts"' EXIT
 psql -q "$server/postgres" -c "CREATE DATABASE pgcost_reference" -c "CREATE DATABASE pgcost_service"
+
+# pgbench scripts for groups of N, with N written out: as a pgbench variable it would be
+# a parameter, and the statement building the items would be planned on every call.
+items=$(grep -v '^--' scripts/pgcost_items.sql)
+for n in 1 8 1000; do
+	printf "SELECT count(*) FROM record_withdrawals(%s,\n    'webhook_deliver', 'webhooks', 12);\n" "${items//:n/$n}" >"$scripts/group$n.sql"
+	printf 'SELECT length(%s::text);\n' "${items//:n/$n}" >"$scripts/items$n.sql"
+done
+echo 'SELECT 1;' >"$scripts/trip.sql"
 
 go build -o bin/withdrawals ./cmd/withdrawals
 DATABASE_URL="$svc_db" bin/withdrawals migrate 2>/dev/null
@@ -31,16 +43,16 @@ psql -q -v ON_ERROR_STOP=1 "$svc_db" -f scripts/pgcost_seed.sql >/dev/null
 # plan made while a table was nearly empty scans the whole table on every check until
 # the next ANALYZE (the first runs of this tool measured that, not the SQL).
 for i in $(seq 1 100); do
-	echo '\i scripts/pgcost_group.sql'
+	echo "\\i $scripts/group1000.sql"
 	case $i in 1 | 10 | 100) echo 'ANALYZE;' ;; esac
-done | psql -q -v ON_ERROR_STOP=1 -v n=1000 "$svc_db" >/dev/null
+done | psql -q -v ON_ERROR_STOP=1 "$svc_db" >/dev/null
 load_reference "$ref_db"
 
-# latency_ms FILE DB [PGBENCH ARGS]: pgbench's average latency of one transaction, in
+# latency_ms FILE DB: pgbench's average latency of one transaction, in
 # milliseconds; a failed run stops the script with pgbench's output.
 latency_ms() {
 	local out ms
-	out=$(PGOPTIONS="$PGOPTIONS -c synchronous_commit=off" pgbench -n -M prepared -c 1 -j 1 -T "$secs" "${@:3}" -f "$1" "$2" 2>&1) || true
+	out=$(PGOPTIONS="$PGOPTIONS -c synchronous_commit=off" pgbench -n -M prepared -c 1 -j 1 -T "$secs" -f "$1" "$2" 2>&1) || true
 	ms=$(awk '/^latency average = /{print $4; exit}' <<<"$out")
 	if [ -z "$ms" ] || grep -q 'aborted\|error' <<<"$out"; then
 		printf '%s\n' "$out" >&2
@@ -48,13 +60,16 @@ latency_ms() {
 	fi
 	echo "$ms"
 }
-ref_ms=$(latency_ms "$reference/withdraw_spread.sql" "$ref_db")
-ref_us=$(awk -v ms="$ref_ms" 'BEGIN{printf "%.0f", ms*1000}')
-printf 'pgcost reference_spread us_per_withdrawal=%s\n' "$ref_us"
+us() { awk -v ms="$(latency_ms "$@")" 'BEGIN{printf "%.0f", ms*1000}'; }
+trip_us=$(us "$scripts/trip.sql" "$ref_db")
+ref_us=$(($(us "$reference/withdraw_spread.sql" "$ref_db") - trip_us))
+printf 'pgcost reference_spread us_per_withdrawal=%s round_trip_us=%s\n' "$ref_us" "$trip_us"
 for n in 1 8; do
-	ms=$(latency_ms scripts/pgcost_group.sql "$svc_db" -D "n=$n")
-	awk -v ms="$ms" -v n="$n" -v ref="$ref_us" \
-		'BEGIN{us=ms*1000/n; printf "pgcost record_withdrawals_group%d us_per_withdrawal=%.0f ratio=%.2f\n", n, us, us/ref}'
+	group_us=$(us "$scripts/group$n.sql" "$svc_db")
+	items_us=$(us "$scripts/items$n.sql" "$svc_db")
+	awk -v g="$group_us" -v i="$items_us" -v t="$trip_us" -v n="$n" -v ref="$ref_us" 'BEGIN{
+		us = (g - i) / n; json = (i - t) / n
+		printf "pgcost record_withdrawals_group%d us_per_withdrawal=%.0f ratio=%.2f items_json_us=%.0f\n", n, us, us/ref, json }'
 done
 # The calls measured must have written withdrawals, each with its lock journal.
 read -r withdrawals journals < <(psql -At -F ' ' "$svc_db" -c \
