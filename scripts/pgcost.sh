@@ -2,7 +2,7 @@
 # make pgcost: PostgreSQL's own cost of one withdrawal, the service's against the
 # reference's. One pgbench client, no concurrency and no fsync wait
 # (synchronous_commit=off for these sessions only), so the figure is PostgreSQL's time
-# per withdrawal and moves little between runs: the create benchmark (make bench) mixes
+# per withdrawal and, on a quiet machine, moves little between runs: the create benchmark (make bench) mixes
 # in the HTTP service, the load generator and the machine's day, and cannot show a
 # change of a few percent in SQL. Use it to compare schema and SQL changes.
 #   reference: ../shared/bench/reference's single-statement spread transaction;
@@ -25,8 +25,11 @@ scripts=$(mktemp -d)
 trap 'drop >/dev/null 2>&1 || true; rm -rf "$scripts"' EXIT
 psql -q "$server/postgres" -c "CREATE DATABASE pgcost_reference" -c "CREATE DATABASE pgcost_service"
 
-# pgbench scripts for groups of N, with N written out: as a pgbench variable it would be
-# a parameter, and the statement building the items would be planned on every call.
+# pgbench scripts (prepared once per session; a SQL function's body would be parsed and
+# planned on every call) for groups of N, with N written out: as a pgbench variable it
+# would be a parameter, and the statement building the items would be planned on every
+# call. The River job's kind, queue and attempts (WEBHOOK_MAX_ATTEMPTS's default) are
+# passed as the service passes them, though no merchant here has a webhook endpoint.
 items=$(grep -v '^--' scripts/pgcost_items.sql)
 for n in 1 8 1000; do
 	printf "SELECT count(*) FROM record_withdrawals(%s,\n    'webhook_deliver', 'webhooks', 12);\n" "${items//:n/$n}" >"$scripts/group$n.sql"

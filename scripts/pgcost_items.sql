@@ -1,9 +1,8 @@
--- make pgcost: :n withdrawals as the service's group writer sends them to
--- record_withdrawals, one JSON array, as a SQL expression (scripts/pgcost.sh writes the
--- statements around it). Items go to random merchants of m1..m1000, USDT, with
--- idempotency keys and metadata like the bench's requests. Colons inside the JSON are
--- written \u003a, or pgbench would read them as the start of one of its variables. No
--- merchant here has a webhook endpoint, so no delivery or River job is written.
+-- make pgcost: :n withdrawals (scripts/pgcost.sh writes the number in, and the
+-- statements around this expression) as the service's group writer sends them to
+-- record_withdrawals: one JSON array. Items go to random merchants of m1..m1000, USDT,
+-- with idempotency keys and metadata like the bench's requests. Colons inside the JSON
+-- are written \u003a, or pgbench would read them as the start of one of its variables.
 (SELECT ('[' || string_agg(format(
     '{"item":%s,"id":"wd_%s","merchant_id":"%s","token":"USDT","network":"ethereum",'
     '"amount":"10","fee_base":"1","fee_markup_rate":"0.01","fee_markup_amount":"0.1",'
