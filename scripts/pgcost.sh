@@ -33,6 +33,8 @@ psql -q "$server/postgres" -c "CREATE DATABASE pgcost_reference" -c "CREATE DATA
 items=$(grep -v '^--' scripts/pgcost_items.sql)
 for n in 1 8 1000; do
 	printf "SELECT count(*) FROM record_withdrawals(%s,\n    'webhook_deliver', 'webhooks', 12);\n" "${items//:n/$n}" >"$scripts/group$n.sql"
+done
+for n in 1 8; do
 	printf 'SELECT length(%s::text);\n' "${items//:n/$n}" >"$scripts/items$n.sql"
 done
 echo 'SELECT 1;' >"$scripts/trip.sql"
