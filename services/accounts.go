@@ -31,6 +31,8 @@ type Accounts struct {
 	keys     sync.Map // SHA-256 of key -> cachedKey
 	cacheTTL time.Duration
 	revoked  atomic.Pointer[revocations] // the revocation feed's latest answer
+
+	balanceWrites
 }
 
 // NewAccounts wires the account use cases, without a key cache.
@@ -99,7 +101,7 @@ func (s *Accounts) CreateMerchant(ctx context.Context, name string) (models.Merc
 		return models.Merchant{}, invalid(CodeInvalidRequest, "name", "name must be 1 to 200 characters")
 	}
 	m := models.Merchant{ID: newMerchantID(), Name: name, CreatedAt: s.clock.now()}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.balanceTx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.Create(&m).Error; err != nil {
 			return fmt.Errorf("insert merchant: %w", err)
 		}
@@ -234,7 +236,7 @@ func (s *Accounts) Credit(ctx context.Context, in CreditInput) (Credit, error) {
 	}
 	now := s.clock.now()
 	out := Credit{JournalID: newJournalID(), Input: in, CreatedAt: now}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.balanceTx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := s.merchantExists(ctx, tx, in.MerchantID); err != nil {
 			return err
 		}

@@ -20,19 +20,23 @@ type TokenBalance struct {
 // Total is what the merchant owns in the token, locked or not.
 func (b TokenBalance) Total() decimal.Decimal { return b.Available.Add(b.Pending) }
 
-// Balances reads merchant balances. It is the hottest read of the API: concurrent reads
-// share one query (a batcher, as withdrawal creation does), and rows are scanned with
+// Balances reads merchant balances. It is the hottest read of the API: a merchant's
+// rows are kept for a moment (BalanceCache: changes made here are seen at once, changes
+// made by another instance within BALANCE_CACHE_TTL), concurrent reads that miss share
+// one query (a batcher, as withdrawal creation does), and rows are scanned with
 // database/sql directly instead of through GORM's reflection.
 //
 // A read on its own costs PostgreSQL and the service a round trip, mostly socket
-// writes and per-statement work, far more than its three index rows
-// (BENCHMARKS.md). Sharing changes nothing a merchant can see: a batch's query is sent
-// after every read in it was asked for, so each read sees every change committed
+// writes and per-statement work, far more than its three index rows, and no server
+// on this stack that pays one per read reaches the read target (BENCHMARKS.md, `make
+// ceiling`). Sharing a query changes nothing a merchant can see: a batch's query is
+// sent after every read in it was asked for, so each read sees every change committed
 // before it was asked, as a read of its own would.
 type Balances struct {
 	db    *gorm.DB
 	clock Clock
 	reads *batcher[*balanceRead]
+	cache *BalanceCache // nil: every read asks the database
 
 	mu      sync.Mutex
 	enabled []string // enabled token symbols, refreshed every catalogTTL
@@ -55,9 +59,10 @@ type balanceRead struct {
 	err        error
 }
 
-// NewBalances wires the balance reads.
-func NewBalances(db *gorm.DB, clock Clock) *Balances {
-	s := &Balances{db: db, clock: clock}
+// NewBalances wires the balance reads, answered from cache where it holds the merchant
+// (nil: always from the database).
+func NewBalances(db *gorm.DB, clock Clock, cache *BalanceCache) *Balances {
+	s := &Balances{db: db, clock: clock, cache: cache}
 	s.reads = &batcher[*balanceRead]{runners: balanceReaders, maxBatch: maxBalanceBatch, run: s.readBatch}
 	return s
 }
@@ -68,15 +73,20 @@ func (s *Balances) List(ctx context.Context, merchantID string) ([]TokenBalance,
 	if err != nil {
 		return nil, err
 	}
-	read := &balanceRead{merchantID: merchantID}
-	s.reads.do(ctx, read)
-	if read.err != nil {
-		return nil, read.err
+	held, cached, ticket := s.cache.get(merchantID)
+	if !cached {
+		read := &balanceRead{merchantID: merchantID}
+		s.reads.do(ctx, read)
+		if read.err != nil {
+			return nil, read.err
+		}
+		held = read.held
+		s.cache.put(merchantID, held, ticket)
 	}
 	out := make([]TokenBalance, len(tokens))
 	for i, t := range tokens {
 		out[i] = TokenBalance{Token: t, Available: decimal.Zero, Pending: decimal.Zero}
-		for _, b := range read.held {
+		for _, b := range held {
 			if b.Token == t {
 				out[i] = b
 			}

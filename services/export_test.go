@@ -10,23 +10,27 @@ import (
 	"github.com/paycore/withdrawals/models"
 )
 
-// Test hooks: the payout worker (a later issue) drives these transitions; until then the
-// tests drive them directly.
+// Test hooks: tests drive these transitions directly, in their own transactions, which
+// untracked() marks as changing balances outside any instance's cache.
+
+func untracked(tx *gorm.DB) *gorm.DB {
+	return tx.WithContext(context.WithValue(tx.Statement.Context, balanceTouchesKey{}, &balanceTouches{}))
+}
 
 func Process(tx *gorm.DB, w *models.Withdrawal, batchID string, now time.Time) error {
 	if err := tx.Exec(`INSERT INTO payout_batches (id, token, status, item_count, total_amount, provider, created_at, updated_at)
 		VALUES (?, ?, 'submitting', 1, ?, 'test', ?, ?) ON CONFLICT DO NOTHING`, batchID, w.Token, w.NetAmount, now, now).Error; err != nil {
 		return err
 	}
-	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
+	return transition(context.Background(), untracked(tx), &Outbox{}, w, change{to: models.StatusProcessing, batchID: &batchID, actor: "test"}, now)
 }
 
 func Confirm(tx *gorm.DB, w *models.Withdrawal, txHash string, now time.Time) error {
-	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusConfirmed, txHash: &txHash, actor: "test"}, now)
+	return transition(context.Background(), untracked(tx), &Outbox{}, w, change{to: models.StatusConfirmed, txHash: &txHash, actor: "test"}, now)
 }
 
 func Fail(tx *gorm.DB, w *models.Withdrawal, reason string, now time.Time) error {
-	return transition(context.Background(), tx, &Outbox{}, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
+	return transition(context.Background(), untracked(tx), &Outbox{}, w, change{to: models.StatusFailed, failureReason: &reason, actor: "test"}, now)
 }
 
 // ErrKeyBound is what a request gets, before its replay is looked up, when its
@@ -63,5 +67,5 @@ func MoveBalances(tx *gorm.DB, release bool, totals map[[2]string]decimal.Decima
 	if release {
 		kind = models.JournalWithdrawalRelease
 	}
-	return moveBalances(tx, kind, totals, now)
+	return moveBalances(untracked(tx), kind, totals, now)
 }

@@ -99,6 +99,11 @@ func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
 		}
 		return
 	}
+	// Whatever happened (an error may hide a commit), the group's balances are dropped
+	// from the cache before anyone is answered.
+	for _, c := range calls {
+		s.balanceCache.Invalidate(c.w.MerchantID)
+	}
 	for _, c := range calls {
 		if err != nil {
 			c.outcome, c.err = "", err

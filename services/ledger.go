@@ -73,6 +73,9 @@ func openMerchantAccounts(tx *gorm.DB, merchantID string, tokens []string, now t
 	if len(tokens) == 0 {
 		return nil
 	}
+	if err := touchBalances(tx, merchantID); err != nil {
+		return err
+	}
 	accounts := make([]models.LedgerAccount, 0, 2*len(tokens))
 	balances := make([]models.Balance, 0, len(tokens))
 	for _, token := range tokens {
@@ -115,6 +118,11 @@ func moveBalances(tx *gorm.DB, kind models.JournalKind, totals map[[2]string]dec
 	keys := slices.SortedFunc(maps.Keys(totals), func(a, b [2]string) int {
 		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
 	})
+	for _, key := range keys {
+		if err := touchBalances(tx, key[0]); err != nil {
+			return err
+		}
+	}
 	values := make([]string, 0, len(keys))
 	pairs := make([]any, 0, 2*len(keys))
 	totalArgs := make([]any, 0, 3*len(keys)+1)
@@ -144,6 +152,9 @@ func moveBalances(tx *gorm.DB, kind models.JournalKind, totals map[[2]string]dec
 
 // creditFunds adds to available.
 func creditFunds(tx *gorm.DB, merchantID, token string, amount decimal.Decimal, now time.Time) error {
+	if err := touchBalances(tx, merchantID); err != nil {
+		return err
+	}
 	return exactlyOne(tx.Exec(`UPDATE balances SET available = available + ?, updated_at = ?
 		WHERE merchant_id = ? AND token = ?`, amount, now, merchantID, token), "credit funds")
 }

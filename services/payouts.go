@@ -38,6 +38,7 @@ type Payouts struct {
 	logger   *slog.Logger
 	outbox   *Outbox
 	metrics  *metrics.Metrics
+	balanceWrites
 }
 
 // NewPayouts wires the payout use cases.
@@ -205,7 +206,7 @@ func (p *Payouts) recordAttempt(ctx context.Context, batchID string, cause error
 // their final transition, accepted ones record their tx hash. A batch leaving
 // "submitting" gets a polling job for its open items, in the same transaction.
 func (p *Payouts) settle(ctx context.Context, batch *models.PayoutBatch, results []payouts.ItemResult, reference *string, from models.BatchStatus) error {
-	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return p.balanceTx(ctx, p.db, func(tx *gorm.DB) error {
 		now := p.clock.now()
 		var items []models.Withdrawal
 		if err := tx.Where("batch_id = ? AND status = ?", batch.ID, models.StatusProcessing).Find(&items).Error; err != nil {

@@ -92,7 +92,7 @@ func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution
 		return models.Withdrawal{}, err
 	}
 	var w models.Withdrawal
-	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := p.balanceTx(ctx, p.db, func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Limit(1).Find(&w)
 		if res.Error != nil {
 			return fmt.Errorf("resolve: %w", res.Error)
@@ -118,7 +118,7 @@ func (p *Payouts) ResolveBatch(ctx context.Context, batchID string, r Resolution
 	if err := r.validate(true); err != nil {
 		return BatchView{}, err
 	}
-	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := p.balanceTx(ctx, p.db, func(tx *gorm.DB) error {
 		var batch models.PayoutBatch
 		res := tx.Where("id = ?", batchID).Limit(1).Find(&batch)
 		if res.Error != nil {

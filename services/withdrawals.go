@@ -33,6 +33,7 @@ type Withdrawals struct {
 	outbox        *Outbox
 	catalog       *Catalog
 	group         *batcher[*createCall]
+	balanceWrites
 }
 
 // NewWithdrawals wires the withdrawal use cases. batchInterval is how often the payout
@@ -207,7 +208,7 @@ func (s *Withdrawals) Get(ctx context.Context, merchantID, id string) (models.Wi
 // Cancel moves a pending withdrawal to cancelled and returns its amount to available.
 func (s *Withdrawals) Cancel(ctx context.Context, merchantID, id string) (models.Withdrawal, error) {
 	var w models.Withdrawal
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.balanceTx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&w)
 		if res.Error != nil {
 			return fmt.Errorf("get withdrawal: %w", res.Error)

@@ -47,6 +47,7 @@ type config struct {
 	WhitelistCooldown             time.Duration
 	PprofAddr                     string
 	AuthCacheTTL                  time.Duration
+	BalanceCacheTTL               time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
@@ -83,6 +84,7 @@ func loadConfig() (config, error) {
 	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 50, &errs)
 	c.PprofAddr = envString("PPROF_ADDR", "")
 	c.AuthCacheTTL = envDuration("AUTH_CACHE_TTL", 2*time.Second, &errs)
+	c.BalanceCacheTTL = envDuration("BALANCE_CACHE_TTL", time.Second, &errs)
 	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
 	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
 	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)

@@ -41,6 +41,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
 		AuthCacheTTL:                  cfg.AuthCacheTTL,
+		BalanceCacheTTL:               cfg.BalanceCacheTTL,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,
 		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
 		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,

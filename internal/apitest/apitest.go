@@ -93,15 +93,18 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		BatchInterval:  o.BatchInterval,
 		Payout: services.PayoutConfig{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
 			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
-		RetryBase:                     10 * time.Millisecond,
-		RetryMax:                      100 * time.Millisecond,
-		Workers:                       4,
-		Provider:                      o.Provider,
-		Sandbox:                       o.Sandbox,
-		Webhooks:                      o.Webhooks,
-		Clock:                         o.Clock,
-		WhitelistCooldown:             o.WhitelistCooldown,
-		AuthCacheTTL:                  time.Minute, // revocation must still be immediate: TestRevokedKeyIsRefusedAtOnce
+		RetryBase:         10 * time.Millisecond,
+		RetryMax:          100 * time.Millisecond,
+		Workers:           4,
+		Provider:          o.Provider,
+		Sandbox:           o.Sandbox,
+		Webhooks:          o.Webhooks,
+		Clock:             o.Clock,
+		WhitelistCooldown: o.WhitelistCooldown,
+		AuthCacheTTL:      time.Minute, // revocation must still be immediate: TestRevokedKeyIsRefusedAtOnce
+		// A change made through this instance must still be seen at once: every test that
+		// reads a balance after changing it checks the cache's invalidation.
+		BalanceCacheTTL:               time.Minute,
 		RateLimitPerMinute:            o.RateLimit,
 		RateLimitWithdrawalsPerMinute: o.RateLimitWithdrawals,
 		WebhookWorkers:                4,

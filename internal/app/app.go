@@ -37,6 +37,9 @@ type Config struct {
 	WebhookMaxAttempts int
 	// AuthCacheTTL keeps authenticated API keys in memory (0: look every key up).
 	AuthCacheTTL time.Duration
+	// BalanceCacheTTL keeps merchants' balances in memory (0: read every time); see
+	// services.BalanceCache.
+	BalanceCacheTTL time.Duration
 	// WhitelistCooldown delays new whitelist entries and turning enforcement off.
 	WhitelistCooldown time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
@@ -92,6 +95,10 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Provider:    provider,
 	}
 	a.Accounts.CacheKeys(cfg.AuthCacheTTL)
+	balanceCache := services.NewBalanceCache(cfg.BalanceCacheTTL, cfg.Clock)
+	a.Accounts.UseBalanceCache(balanceCache)
+	a.Withdrawals.UseBalanceCache(balanceCache)
+	a.Payouts.UseBalanceCache(balanceCache)
 	catalog := services.NewCatalog(cfg.Clock)
 	a.Withdrawals.UseCatalog(catalog)
 	feeSchedules := services.NewFeeSchedules(db, cfg.Clock)
@@ -106,7 +113,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	}
 	a.Handler = handlers.New(handlers.Deps{
 		Withdrawals:  a.Withdrawals,
-		Balances:     services.NewBalances(db, cfg.Clock),
+		Balances:     services.NewBalances(db, cfg.Clock, balanceCache),
 		Accounts:     a.Accounts,
 		FeeSchedules: feeSchedules,
 		Payouts:      a.Payouts,
