@@ -25,6 +25,9 @@ func TestMetricsExposeTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	env.Balance(key, "BTC") // from the database
+	env.Balance(key, "BTC") // from the cache
+
 	r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/metrics"})
 	body := string(r.Body)
 	for _, want := range []string{
@@ -33,6 +36,8 @@ func TestMetricsExposeTheService(t *testing.T) {
 		`payout_batch_size_count{token="BTC"} 1`,
 		`payout_provider_duration_seconds_count{operation="submit",outcome="ok"} 1`,
 		`job_queue_depth{queue="default",state="available"}`,
+		`balance_reads_total{source="cache"} 1`,
+		`balance_reads_total{source="database"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

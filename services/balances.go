@@ -8,6 +8,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/internal/metrics"
 )
 
 // TokenBalance is a merchant's balance in one token.
@@ -37,6 +39,7 @@ type Balances struct {
 	clock Clock
 	reads *batcher[*balanceRead]
 	cache *BalanceCache // nil: every read asks the database
+	meter *metrics.Metrics
 
 	mu      sync.Mutex
 	enabled []string // enabled token symbols, refreshed every catalogTTL
@@ -61,8 +64,8 @@ type balanceRead struct {
 
 // NewBalances wires the balance reads, answered from cache where it holds the merchant
 // (nil: always from the database).
-func NewBalances(db *gorm.DB, clock Clock, cache *BalanceCache) *Balances {
-	s := &Balances{db: db, clock: clock, cache: cache}
+func NewBalances(db *gorm.DB, clock Clock, cache *BalanceCache, m *metrics.Metrics) *Balances {
+	s := &Balances{db: db, clock: clock, cache: cache, meter: m}
 	s.reads = &batcher[*balanceRead]{runners: balanceReaders, maxBatch: maxBalanceBatch, run: s.readBatch}
 	return s
 }
@@ -74,6 +77,7 @@ func (s *Balances) List(ctx context.Context, merchantID string) ([]TokenBalance,
 		return nil, err
 	}
 	held, cached, ticket := s.cache.get(merchantID)
+	s.meter.ObserveBalanceRead(cached)
 	if !cached {
 		read := &balanceRead{merchantID: merchantID}
 		s.reads.do(ctx, read)

@@ -21,7 +21,7 @@ func TestConcurrentBalanceReadsGetTheirOwnRows(t *testing.T) {
 	ctx := context.Background()
 	clock := services.Clock(func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) })
 	accounts := services.NewAccounts(db, clock)
-	balances := services.NewBalances(db, clock, nil)
+	balances := services.NewBalances(db, clock, nil, nil)
 
 	const merchants = 20
 	ids := make([]string, merchants)

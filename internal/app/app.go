@@ -113,7 +113,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	}
 	a.Handler = handlers.New(handlers.Deps{
 		Withdrawals:  a.Withdrawals,
-		Balances:     services.NewBalances(db, cfg.Clock, balanceCache),
+		Balances:     services.NewBalances(db, cfg.Clock, balanceCache, m),
 		Accounts:     a.Accounts,
 		FeeSchedules: feeSchedules,
 		Payouts:      a.Payouts,

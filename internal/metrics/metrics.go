@@ -21,6 +21,9 @@ type Metrics struct {
 	providerLatency *prometheus.HistogramVec
 	webhookOutcomes *prometheus.CounterVec
 	webhookLatency  prometheus.Histogram
+	// balanceReads by where they were answered from, resolved once: the read is the
+	// API's hottest path.
+	balanceFromCache, balanceFromDatabase prometheus.Counter
 }
 
 // New registers the instruments, the Go runtime's, and the database-backed gauges
@@ -48,7 +51,11 @@ func New(db *gorm.DB, logger *slog.Logger) *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}),
 	}
-	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency,
+	balanceReads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "balance_reads_total", Help: "GET /api/balance reads by where they were answered from (cache, database).",
+	}, []string{"source"})
+	m.balanceFromCache, m.balanceFromDatabase = balanceReads.WithLabelValues("cache"), balanceReads.WithLabelValues("database")
+	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency, balanceReads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&dbCollector{db: db, logger: logger})
 	return m
@@ -84,6 +91,17 @@ func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
 	if m != nil {
 		m.webhookOutcomes.WithLabelValues(outcome).Inc()
 		m.webhookLatency.Observe(d.Seconds())
+	}
+}
+
+// ObserveBalanceRead records where a balance read was answered from.
+func (m *Metrics) ObserveBalanceRead(cached bool) {
+	switch {
+	case m == nil:
+	case cached:
+		m.balanceFromCache.Inc()
+	default:
+		m.balanceFromDatabase.Inc()
 	}
 }
 
