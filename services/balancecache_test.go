@@ -8,13 +8,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-type testClock struct{ t time.Time }
-
-func (c *testClock) now() time.Time { return c.t }
-
-func newTestBalanceCache() (*BalanceCache, *testClock) {
-	clock := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return NewBalanceCache(time.Second, clock.now), clock
+func newTestBalanceCache() (*BalanceCache, *TestClock) {
+	clock := NewTestClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	return NewBalanceCache(time.Second, clock.Now), clock
 }
 
 func rows(available string) []TokenBalance {
@@ -36,15 +32,15 @@ func TestBalanceCacheKeepsRowsForTheTTL(t *testing.T) {
 		t.Fatal("an empty cache answered")
 	}
 	c.put("m1", rows("1"), ticket)
-	clock.t = clock.t.Add(999 * time.Millisecond)
+	clock.Advance(999 * time.Millisecond)
 	if got := cachedAvailable(c, "m1"); got != "1" {
 		t.Fatalf("within the TTL: %s", got)
 	}
-	clock.t = clock.t.Add(time.Millisecond)
+	clock.Advance(time.Millisecond)
 	if got := cachedAvailable(c, "m1"); got != "miss" {
 		t.Fatalf("at the TTL (counted from when the read was asked): %s", got)
 	}
-	if NewBalanceCache(0, clock.now) != nil {
+	if NewBalanceCache(0, clock.Now) != nil {
 		t.Fatal("a TTL of 0 must turn the cache off")
 	}
 	var off *BalanceCache
@@ -98,7 +94,7 @@ func TestBalanceCacheIsBoundedAndRemembersSweptInvalidations(t *testing.T) {
 		t.Fatalf("%d merchants cached, bound %d", n, maxCachedMerchants)
 	}
 	// Once the entries expire they make room for others.
-	clock.t = clock.t.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	_, _, ticket := c.get("late")
 	c.put("late", rows("3"), ticket)
 	if got := cachedAvailable(c, "late"); got != "3" {

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -68,4 +69,24 @@ func MoveBalances(tx *gorm.DB, release bool, totals map[[2]string]decimal.Decima
 		kind = models.JournalWithdrawalRelease
 	}
 	return moveBalances(untracked(tx), kind, totals, now)
+}
+
+// TestClock is a clock the test moves.
+type TestClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func NewTestClock(at time.Time) *TestClock { return &TestClock{now: at} }
+
+func (c *TestClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *TestClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

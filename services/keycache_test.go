@@ -3,7 +3,6 @@ package services_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,24 +11,6 @@ import (
 	"github.com/paycore/withdrawals/services"
 )
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Two instances share a database: "serving" authenticates with a 2 s key cache and the
 // revocation feed, "admin" revokes. The feed keeps keys cached past the TTL without
 // reading them again, and a revocation made elsewhere still takes effect within the TTL.
@@ -37,7 +18,7 @@ func TestKeyCacheRevocationFeed(t *testing.T) {
 	t.Parallel()
 	db, _ := testdb.New(t)
 	ctx := context.Background()
-	clock := &testClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	clock := services.NewTestClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	const ttl = 2 * time.Second
 	serving := services.NewAccounts(db, clock.Now)
 	serving.CacheKeys(ttl)
