@@ -109,7 +109,11 @@ func TestWebhooksEndToEndThroughTheSandbox(t *testing.T) {
 			Attempts     []struct{ HTTPStatus *int }
 		}
 	}
-	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/webhook-deliveries?endpointId=" + ep.ID + "&status=succeeded", Key: key}).Decode(t, &deliveries)
+	// The receiver answers before the worker records the attempt: wait for the record.
+	env.WaitFor(10*time.Second, "three succeeded deliveries", func() bool {
+		env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/webhook-deliveries?endpointId=" + ep.ID + "&status=succeeded", Key: key}).Decode(t, &deliveries)
+		return len(deliveries.Deliveries) >= 3
+	})
 	if len(deliveries.Deliveries) != 3 || deliveries.Deliveries[0].AttemptCount != 1 || *deliveries.Deliveries[0].Attempts[0].HTTPStatus != 200 {
 		t.Errorf("deliveries: %+v", deliveries)
 	}
