@@ -4,6 +4,7 @@
 # drives the service with cmd/loadgen. Loopback only, bounded in time (a few minutes).
 #   BENCH_CONNS (16)  BENCH_SECONDS (10 per phase)  BENCH_PORT (18181)  BENCH_MERCHANTS (1000)
 #   BENCH_PHASES (all)  BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
+# The service's log of the last run is kept in bin/bench-service.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,7 @@ bin/withdrawals serve 2>"$work/service.log" &
 pid=$!
 cleanup() {
 	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	cp "$work/service.log" bin/bench-service.log 2>/dev/null || true
 	psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
