@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/paycore/withdrawals/internal/recovered"
 	"github.com/paycore/withdrawals/services"
 )
 
@@ -47,8 +48,12 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		body := toAPIError(err)
 		if body.StatusCode >= 500 {
-			logger.ErrorContext(c.Request().Context(), "request failed",
-				"method", c.Request().Method, "route", c.Path(), "error", err.Error())
+			attrs := []any{"method", c.Request().Method, "route", c.Path(), "error", err.Error()}
+			var panicked *recovered.Error
+			if errors.As(err, &panicked) {
+				attrs = append(attrs, "stack", string(panicked.Stack))
+			}
+			logger.ErrorContext(c.Request().Context(), "request failed", attrs...)
 		}
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(body.StatusCode)

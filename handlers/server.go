@@ -46,7 +46,7 @@ func New(d Deps) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
-	e.Use(s.requestLog)
+	e.Use(s.requestLog, recoverPanics)
 	s.routes(e)
 	return e
 }

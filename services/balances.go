@@ -80,7 +80,9 @@ func (s *Balances) List(ctx context.Context, merchantID string) ([]TokenBalance,
 	s.meter.ObserveBalanceRead(cached)
 	if !cached {
 		read := &balanceRead{merchantID: merchantID}
-		s.reads.do(ctx, read)
+		if err := s.reads.do(ctx, read); err != nil {
+			return nil, err
+		}
 		if read.err != nil {
 			return nil, read.err
 		}

@@ -3,6 +3,8 @@ package services
 import (
 	"context"
 	"sync"
+
+	"github.com/paycore/withdrawals/internal/recovered"
 )
 
 // batcher lets concurrent requests share one database statement: withdrawal creation
@@ -14,6 +16,11 @@ import (
 // a batch is in the database wait for the next one, which carries all of them (up to
 // maxBatch). A runner runs batches until its own call is answered, then hands its place
 // to the oldest waiting call: no request keeps working for others after its own answer.
+//
+// A batch runs in some request's goroutine, on behalf of others: a panic in it is
+// recovered, fails the batch's unanswered calls with a *recovered.Error and frees the
+// runner's place, so a bug fails one batch's requests with INTERNAL_ERROR instead of
+// leaving them, and every later call once the places are gone, waiting for good.
 type batcher[C batchable] struct {
 	runners  int // how many batches may run at once
 	maxBatch int // bounds one statement, and so the wait of the first call in it
@@ -35,6 +42,7 @@ type batchCall struct {
 	// batcher's lock) makes sure it is handed at most once.
 	promote  chan struct{}
 	promoted bool
+	failed   error // set (before finish) when the batch carrying the call panicked
 }
 
 func (b *batchCall) batchState() *batchCall { return b }
@@ -52,8 +60,9 @@ func (b *batchCall) answered() bool {
 	}
 }
 
-// do queues the call and returns once it is answered.
-func (g *batcher[C]) do(ctx context.Context, call C) {
+// do queues the call and returns once it is answered: nil, or the *recovered.Error of
+// a batch that panicked before answering it.
+func (g *batcher[C]) do(ctx context.Context, call C) error {
 	c := call.batchState()
 	c.done, c.promote = make(chan struct{}), make(chan struct{}, 1)
 	g.mu.Lock()
@@ -79,7 +88,7 @@ func (g *batcher[C]) do(ctx context.Context, call C) {
 			case <-c.promote:
 				lead = true
 			default:
-				return
+				return c.failed
 			}
 		}
 	}
@@ -113,6 +122,24 @@ func (g *batcher[C]) lead(ctx context.Context, own *batchCall) {
 			g.queue = nil // let the backing array go
 		}
 		g.mu.Unlock()
-		g.run(ctx, batch)
+		g.runBatch(ctx, batch)
 	}
+}
+
+// runBatch runs one batch; if it panics, the calls it has not answered are failed.
+func (g *batcher[C]) runBatch(ctx context.Context, batch []C) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		err := recovered.New(v)
+		for _, call := range batch {
+			if c := call.batchState(); !c.answered() {
+				c.failed = err
+				c.finish()
+			}
+		}
+	}()
+	g.run(ctx, batch)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
+	"github.com/paycore/withdrawals/internal/recovered"
 	"github.com/paycore/withdrawals/models"
 )
 
@@ -144,7 +145,10 @@ type groupItem struct {
 // writeCalls runs record_withdrawals for the calls (migrations/00007), which writes
 // every created withdrawal with its ledger journal, event, deliveries and their jobs.
 // Outcomes are recorded on the calls; they count only when no error is returned.
-func (s *Withdrawals) writeCalls(ctx context.Context, calls []*createCall) error {
+func (s *Withdrawals) writeCalls(ctx context.Context, calls []*createCall) (err error) {
+	// A panic here may follow the commit: it is answered like a lost connection, once
+	// writeGroup has dropped the group's balances from the cache.
+	defer recovered.Into(&err)
 	items := make([]groupItem, len(calls))
 	for i, c := range calls {
 		w := c.w

@@ -127,7 +127,9 @@ func (s *Withdrawals) create(ctx context.Context, in CreateInput) (models.Withdr
 	if err != nil {
 		return models.Withdrawal{}, err
 	}
-	s.group.do(ctx, call)
+	if err := s.group.do(ctx, call); err != nil {
+		return models.Withdrawal{}, err
+	}
 	return call.result()
 }
 
