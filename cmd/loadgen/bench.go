@@ -20,7 +20,10 @@ import (
 	"github.com/paycore/withdrawals/internal/rawhttp"
 )
 
-type merchant struct{ id, key string }
+type merchant struct {
+	id, key string
+	tally   *tally
+}
 
 type bench struct {
 	cfg       config
@@ -44,7 +47,7 @@ type figure struct {
 	hasLatency, hasRefs bool
 }
 
-var tokens = []struct{ symbol, address, credit string }{
+var tokens = [...]struct{ symbol, address, credit string }{
 	{"USDT", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "1000000000"},
 	{"ETH", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", "1000000"},
 	{"BTC", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "100000"},
@@ -71,7 +74,7 @@ func (b *bench) seed(ctx context.Context) error {
 					return err
 				}
 			}
-			b.merchants[i] = merchant{id: m.ID, key: k.Key}
+			b.merchants[i] = merchant{id: m.ID, key: k.Key, tally: &tally{}}
 			return nil
 		})
 	}
@@ -125,15 +128,21 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.C
 	return count, errs, elapsed, lat, nil
 }
 
-// createBody is the timed phases' request body (10 USDT), encoded once.
-var createBody, _ = json.Marshal(map[string]any{"token": tokens[0].symbol, "amount": "10", "address": tokens[0].address, "metadata": map[string]any{"orderId": "bench"}})
+// createBody is the timed phases' request body (createAmount of tokens[0]), encoded once.
+var (
+	createBody, _     = json.Marshal(map[string]any{"token": tokens[0].symbol, "amount": createAmount, "address": tokens[0].address, "metadata": map[string]any{"orderId": "bench"}})
+	createAmountMilli = milliOf(createAmount)
+)
 
-// createRaw is createOne(m, 0, "10") on a worker's own connection.
+const createAmount = "10"
+
+// createRaw is createOne(m, 0, createAmount) on a worker's own connection.
 func (b *bench) createRaw(c *rawhttp.Conn, m merchant) (bool, error) {
 	status, err := c.Do("POST", "/api/withdrawals", m.key, "Idempotency-Key: bench-"+strconv.FormatInt(b.seq.Add(1), 10)+"\r\n", createBody)
 	if err == nil && status != http.StatusCreated {
 		b.unexpected.Add(1)
 	}
+	m.tally.record(0, createAmountMilli, status == http.StatusCreated, err)
 	return status == http.StatusCreated, err
 }
 
@@ -145,6 +154,7 @@ func (b *bench) createOne(ctx context.Context, m merchant, token int, amount str
 	if err == nil && status != http.StatusCreated {
 		b.unexpected.Add(1)
 	}
+	m.tally.record(token, milliOf(amount), status == http.StatusCreated, err)
 	return status == http.StatusCreated, err
 }
 
@@ -289,7 +299,7 @@ func (b *bench) webhooks(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.cfg.Conns)
 	for i := range burst / fanout {
-		g.Go(func() error { _, err := b.createOne(gctx, subscribers[i%len(subscribers)], 0, "10"); return err })
+		g.Go(func() error { _, err := b.createOne(gctx, subscribers[i%len(subscribers)], 0, createAmount); return err })
 	}
 	err = g.Wait()
 	if err == nil {
@@ -308,9 +318,12 @@ func (b *bench) webhooks(ctx context.Context) error {
 	rcv.reset()
 	tick := time.NewTicker(10 * time.Millisecond)
 	sent := 0
+	var creates sync.WaitGroup // answered before the end's check counts them
+	defer creates.Wait()
 	for end := time.Now().Add(b.cfg.Duration); time.Now().Before(end); sent++ {
 		<-tick.C
-		go b.createOne(ctx, subscribers[sent%len(subscribers)], 0, "10") //nolint:errcheck // counted through deliveries
+		m := subscribers[sent%len(subscribers)]
+		creates.Go(func() { b.createOne(ctx, m, 0, createAmount) }) //nolint:errcheck // counted through deliveries
 	}
 	tick.Stop()
 	if err := rcv.waitFor(ctx, sent, time.Minute); err != nil {
@@ -341,8 +354,9 @@ func (b *bench) rss() {
 	}
 }
 
-// verify fails the run when the fast answer was a wrong one: unexpected statuses, or a
-// ledger that does not reconcile.
+// verify fails the run when the fast answer was a wrong one: unexpected statuses, a
+// ledger that does not reconcile, or a merchant whose balances or withdrawals differ
+// from what the service answered it during the run.
 func (b *bench) verify(ctx context.Context) error {
 	var rec struct {
 		OK            bool
@@ -351,8 +365,16 @@ func (b *bench) verify(ctx context.Context) error {
 	if err := b.api.mustJSON(ctx, 200, "GET", "/api/admin/ledger/reconciliation", b.cfg.AdminKey, nil, &rec); err != nil {
 		return err
 	}
-	fmt.Printf("\ncorrectness: reconciliation ok=%v (%d discrepancies), unexpected answers %d\n", rec.OK, len(rec.Discrepancies), b.unexpected.Load())
-	if !rec.OK || b.unexpected.Load() > 0 {
+	checked, wrong, err := b.checkMerchants(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\ncorrectness: reconciliation ok=%v (%d discrepancies), unexpected answers %d, merchants checked against their 201s %d of %d (%d wrong)\n",
+		rec.OK, len(rec.Discrepancies), b.unexpected.Load(), checked, len(b.merchants)+1, len(wrong))
+	for _, w := range wrong[:min(len(wrong), 5)] {
+		fmt.Println("  " + w)
+	}
+	if !rec.OK || b.unexpected.Load() > 0 || len(wrong) > 0 {
 		return fmt.Errorf("correctness check failed")
 	}
 	return nil
