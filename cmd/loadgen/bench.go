@@ -299,7 +299,10 @@ func (b *bench) webhooks(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.cfg.Conns)
 	for i := range burst / fanout {
-		g.Go(func() error { _, err := b.createOne(gctx, subscribers[i%len(subscribers)], 0, createAmount); return err })
+		g.Go(func() error {
+			_, err := b.createOne(gctx, subscribers[i%len(subscribers)], 0, createAmount)
+			return err
+		})
 	}
 	err = g.Wait()
 	if err == nil {
