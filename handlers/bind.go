@@ -76,66 +76,147 @@ func (s *Server) bindJSON(c echo.Context, dst any) error {
 // maxJSONDepth bounds nesting anywhere in a body; metadata has its own, smaller limit.
 const maxJSONDepth = 32
 
-// checkJSONShape walks a body's tokens and refuses duplicate keys in any object and
-// nesting deeper than maxJSONDepth. Malformed JSON is left to the decoder's message.
+// checkJSONShape scans a body once, byte by byte, and refuses duplicate keys in any
+// object (compared after unescaping, as the decoder reads them) and nesting deeper than
+// maxJSONDepth. It runs on every write request and allocates nothing for an ordinary
+// body: encoding/json's token stream, which did this before, cost as much CPU as the
+// decoding itself (BENCHMARKS.md). Malformed JSON is left to the decoder's message: the
+// scan returns nil where the body stops making sense.
 func checkJSONShape(body []byte) error {
-	type frame struct {
-		path      string          // where this object or array sits, e.g. "metadata"
-		keys      map[string]bool // nil for arrays
-		key       string          // the key whose value comes next
-		expectKey bool
-	}
-	join := func(path, key string) string {
-		if path == "" {
-			return key
-		}
-		return path + "." + key
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder reports properly
-		}
-		var top *frame
+	var (
+		frames  [8]shapeFrame
+		stack   = frames[:0]
+		keysBuf [16][]byte
+		keys    = keysBuf[:0] // keys of the open objects, outermost first
+	)
+	for i := 0; i < len(body); i++ {
+		var top *shapeFrame
 		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+			top = &stack[len(stack)-1]
 		}
-		if key, ok := tok.(string); ok && top != nil && top.keys != nil && top.expectKey {
-			field := join(top.path, key)
-			if top.keys[key] {
-				return badRequest(field, "Duplicate key %q", field)
-			}
-			top.keys[key], top.key, top.expectKey = true, key, false
-			continue
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
+		switch c := body[i]; c {
+		case '{', '[':
 			if len(stack) >= maxJSONDepth {
 				return badRequest("", "Request body nests deeper than %d levels", maxJSONDepth)
 			}
-			f := &frame{}
-			if top != nil {
-				f.path = top.path
-				if top.keys != nil {
-					f.path = join(top.path, top.key)
-				}
-			}
-			if tok == json.Delim('{') {
-				f.keys, f.expectKey = map[string]bool{}, true
+			f := shapeFrame{object: c == '{', expectKey: c == '{', firstKey: len(keys)}
+			if top != nil && top.object {
+				f.under = top.key
 			}
 			stack = append(stack, f)
-			continue
-		case json.Delim('}'), json.Delim(']'):
+		case '}', ']':
+			if top == nil {
+				return nil
+			}
+			keys = keys[:top.firstKey]
 			stack = stack[:len(stack)-1]
-		}
-		// A value ended: the enclosing object expects its next key.
-		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
-			stack[len(stack)-1].expectKey = true
+		case ',':
+			if top != nil && top.object {
+				top.expectKey = true
+			}
+		case '"':
+			end := closingQuote(body, i)
+			if end < 0 {
+				return nil
+			}
+			if top != nil && top.object && top.expectKey {
+				key, ok := unquoteKey(body[i : end+1])
+				if !ok {
+					return nil
+				}
+				if top.repeats(keys[top.firstKey:], key) {
+					field := fieldPath(stack, key)
+					return badRequest(field, "Duplicate key %q", field)
+				}
+				keys = append(keys, key)
+				top.key, top.expectKey = key, false
+			}
+			i = end
 		}
 	}
+	return nil
+}
+
+// shapeFrame is an object or array that checkJSONShape is inside of.
+type shapeFrame struct {
+	under     []byte // the key it is the value of, when its parent is an object
+	object    bool
+	expectKey bool   // the object's next string is a key
+	key       []byte // the key whose value comes next
+	firstKey  int    // the object's keys start at this index of the scan's keys
+	many      map[string]bool
+}
+
+// manyKeys is where an object's keys move from a comparison with each to a map, so a
+// body of thousands of keys costs no more than its length.
+const manyKeys = 32
+
+// repeats reports whether key is among the object's earlier keys (seen), and remembers
+// it once there are many.
+func (f *shapeFrame) repeats(seen [][]byte, key []byte) bool {
+	if f.many == nil && len(seen) < manyKeys {
+		for _, k := range seen {
+			if bytes.Equal(k, key) {
+				return true
+			}
+		}
+		return false
+	}
+	if f.many == nil {
+		f.many = make(map[string]bool, 2*manyKeys)
+		for _, k := range seen {
+			f.many[string(k)] = true
+		}
+	}
+	if f.many[string(key)] {
+		return true
+	}
+	f.many[string(key)] = true
+	return false
+}
+
+// closingQuote returns the index of the quote that ends the string opening at
+// body[open], or -1 when the body ends first.
+func closingQuote(body []byte, open int) int {
+	for i := open + 1; i < len(body); i++ {
+		switch body[i] {
+		case '\\':
+			i++ // the escaped character, whatever it is
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// unquoteKey returns a quoted key's text: in place when it has no escapes, decoded
+// (and so allocated) when it has; ok is false for an escape the decoder would refuse.
+func unquoteKey(quoted []byte) (key []byte, ok bool) {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// fieldPath names key of the innermost object of stack by the keys leading to it, e.g.
+// "metadata.orderId" (arrays add nothing).
+func fieldPath(stack []shapeFrame, key []byte) string {
+	path := ""
+	for _, f := range append(stack, shapeFrame{under: key}) {
+		switch {
+		case f.under == nil:
+		case path == "":
+			path = string(f.under)
+		default:
+			path += "." + string(f.under)
+		}
+	}
+	return path
 }
 
 func decodeError(err error) error {
