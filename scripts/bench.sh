@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: builds the real binary, runs it on a fresh database with the sandbox
-# provider, runs the pgbench reference of this machine's PostgreSQL in the same run, and
-# drives the service with cmd/loadgen. Loopback only, bounded in time (a few minutes).
+# provider and drives it with cmd/loadgen, which runs the pgbench reference of this
+# machine's PostgreSQL in the same run. Loopback only, bounded in time (a few minutes).
 #   BENCH_CONNS (16)  BENCH_SECONDS (10 per phase)  BENCH_PORT (18181)  BENCH_MERCHANTS (1000)
 #   BENCH_PHASES (all)  BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
 # The service's log of the last run is kept in bin/bench-service.log.
@@ -19,13 +19,14 @@ work=$(mktemp -d)
 go build -o bin/withdrawals ./cmd/withdrawals
 go build -o bin/loadgen ./cmd/loadgen
 
+# The loadgen runs the reference in its "reference" phases, before the create phases and
+# after the reads, and compares each figure with the mean of the two (cmd/loadgen/reference.go).
 reference=../shared/bench/reference/run.sh
+reference_cmd=
 if [ "${BENCH_REFERENCE:-1}" != 0 ] && [ -f "$reference" ]; then
-	echo "pgbench reference ($conns clients, ${secs}s per script)..."
-	bash "$reference" "$server/postgres?sslmode=disable" "$conns" "$secs" | tee "$work/reference.txt"
+	reference_cmd=$(printf 'bash %q %q %q %q' "$reference" "$server/postgres?sslmode=disable" "$conns" "$secs")
 else
-	echo "no pgbench reference at $reference: figures are printed without ratios"
-	: >"$work/reference.txt"
+	echo "no pgbench reference (BENCH_REFERENCE=0, or no $reference): figures are printed without ratios"
 fi
 
 psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)"
@@ -55,7 +56,7 @@ done
 
 echo "service pid $pid on $HTTP_ADDR"
 bin/loadgen -url "http://127.0.0.1:$port" -admin-key "$admin_key" -conns "$conns" -duration "${secs}s" \
-	-merchants "$merchants" -reference "$work/reference.txt" -pid "$pid" ${BENCH_PHASES:+-phases "$BENCH_PHASES"}
+	-merchants "$merchants" -reference-cmd "$reference_cmd" -pid "$pid" ${BENCH_PHASES:+-phases "$BENCH_PHASES"}
 if grep -q '"level":"ERROR"' "$work/service.log"; then
 	echo "service logged errors:"
 	grep '"level":"ERROR"' "$work/service.log" | head -5

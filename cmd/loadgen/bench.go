@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -28,7 +29,7 @@ type merchant struct {
 type bench struct {
 	cfg       config
 	api       *api
-	refs      map[string]float64 // pgbench tps per script
+	refs      map[string][]float64 // pgbench tps per script, one per reference run
 	merchants []merchant
 	hot       merchant
 	seq       atomic.Int64
@@ -39,12 +40,12 @@ type bench struct {
 
 // figure is one measured number, with its reference when one applies.
 type figure struct {
-	name, unit          string
-	value               float64
-	p50, p99, p999      float64 // ms, for request figures
-	errors              int64
-	reference, ratio    float64
-	hasLatency, hasRefs bool
+	name, unit     string
+	value          float64
+	p50, p99, p999 float64 // ms, for request figures
+	errors         int64
+	refScript      string // the pgbench script it is compared with, if any
+	hasLatency     bool
 }
 
 var tokens = [...]struct{ symbol, address, credit string }{
@@ -163,9 +164,7 @@ func (b *bench) randomMerchant() merchant { return b.merchants[rand.IntN(len(b.m
 func (b *bench) requestFigure(name, ref string, count, errs int64, elapsed time.Duration, lat []time.Duration) {
 	f := figure{name: name, unit: "req/s", value: float64(count) / elapsed.Seconds(), errors: errs, hasLatency: true}
 	f.p50, f.p99, f.p999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
-	if r, ok := b.refs[ref]; ok && r > 0 {
-		f.reference, f.ratio, f.hasRefs = r, f.value/r, true
-	}
+	f.refScript = ref
 	b.figures = append(b.figures, f)
 	fmt.Printf("  %-14s %10.1f req/s  p99 %.2f ms  errors %d\n", name, f.value, f.p99, errs)
 }
@@ -390,43 +389,23 @@ func (b *bench) report() {
 		if f.hasLatency {
 			lat = fmt.Sprintf("%8.2f %8.2f %8.2f", f.p50, f.p99, f.p999)
 		}
-		if f.hasRefs {
-			ref = fmt.Sprintf("%10.1f %7.2f", f.reference, f.ratio)
+		if r, _, ok := b.referenceOf(f.refScript); ok {
+			ref = fmt.Sprintf("%10.1f %7.2f", r, f.value/r)
 		}
 		fmt.Printf("%-18s %12.2f %-13s %s %7d %s\n", f.name, f.value, f.unit, lat, f.errors, ref)
+	}
+	for _, script := range slices.Sorted(maps.Keys(b.refs)) {
+		mean, measured, _ := b.referenceOf(script)
+		fmt.Printf("reference %s: %s tps, mean %.1f\n", script, measured, mean)
 	}
 	fmt.Println()
 	for _, f := range b.figures {
 		line := fmt.Sprintf("bench %s value=%.2f unit=%s", f.name, f.value, f.unit)
-		if f.hasRefs {
-			line += fmt.Sprintf(" reference=%.1f ratio=%.3f", f.reference, f.ratio)
+		if r, _, ok := b.referenceOf(f.refScript); ok {
+			line += fmt.Sprintf(" reference=%.1f ratio=%.3f", r, f.value/r)
 		}
 		fmt.Println(line)
 	}
-}
-
-// readReference parses "reference <script> clients=N tps=X p99_ms=Y" lines.
-func readReference(path string) (map[string]float64, error) {
-	refs := map[string]float64{}
-	if path == "" {
-		return refs, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 4 || fields[0] != "reference" {
-			continue
-		}
-		for _, f := range fields[2:] {
-			if v, ok := strings.CutPrefix(f, "tps="); ok {
-				refs[fields[1]], _ = strconv.ParseFloat(v, 64)
-			}
-		}
-	}
-	return refs, nil
 }
 
 func percentile(d []time.Duration, p float64) float64 {

@@ -18,15 +18,15 @@ import (
 )
 
 type config struct {
-	URL        string
-	AdminKey   string
-	Merchants  int
-	Conns      int
-	Duration   time.Duration
-	Settle     int
-	Reference  string
-	ServicePID int
-	Phases     string
+	URL          string
+	AdminKey     string
+	Merchants    int
+	Conns        int
+	Duration     time.Duration
+	Settle       int
+	ReferenceCmd string
+	ServicePID   int
+	Phases       string
 }
 
 func main() {
@@ -37,9 +37,9 @@ func main() {
 	flag.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each timed phase")
 	flag.IntVar(&cfg.Settle, "settle", 10_000, "withdrawals in the settlement phase")
-	flag.StringVar(&cfg.Reference, "reference", "", "file with the pgbench reference lines")
+	flag.StringVar(&cfg.ReferenceCmd, "reference-cmd", "", "shell command printing the pgbench reference lines (run by each reference phase)")
 	flag.IntVar(&cfg.ServicePID, "pid", 0, "service process id, for its peak RSS")
-	flag.StringVar(&cfg.Phases, "phases", "settle,webhooks,create_spread,create_hot,reads", "phases to run, comma separated")
+	flag.StringVar(&cfg.Phases, "phases", "settle,webhooks,reference,create_spread,create_hot,reads,reference", "phases to run, comma separated")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -56,12 +56,8 @@ func run(ctx context.Context, cfg config) error {
 	if err := requireLoopback(cfg.URL); err != nil {
 		return err
 	}
-	refs, err := readReference(cfg.Reference)
-	if err != nil {
-		return err
-	}
 	api := newAPI(cfg.URL, cfg.Conns)
-	b := &bench{cfg: cfg, api: api, refs: refs}
+	b := &bench{cfg: cfg, api: api, refs: map[string][]float64{}}
 
 	fmt.Printf("seeding %d merchants...\n", cfg.Merchants)
 	if err := b.seed(ctx); err != nil {
@@ -69,7 +65,8 @@ func run(ctx context.Context, cfg config) error {
 	}
 	// Settlement first: it needs a pending set of exactly its own withdrawals.
 	steps := map[string]func(context.Context) error{
-		"settle": b.settle, "webhooks": b.webhooks, "create_spread": b.createSpread, "create_hot": b.createHot, "reads": b.reads,
+		"settle": b.settle, "webhooks": b.webhooks, "reference": b.reference,
+		"create_spread": b.createSpread, "create_hot": b.createHot, "reads": b.reads,
 	}
 	for _, name := range strings.Split(cfg.Phases, ",") {
 		step, ok := steps[strings.TrimSpace(name)]
