@@ -189,11 +189,12 @@ func closingQuote(body []byte, open int) int {
 	return -1
 }
 
-// unquoteKey returns a quoted key's text: in place when it has no escapes, decoded
-// (and so allocated) when it has; ok is false for an escape the decoder would refuse.
+// unquoteKey returns a quoted key's text: in place when it is plain UTF-8 without
+// escapes, decoded as the decoder reads it (escapes resolved, invalid UTF-8 replaced,
+// allocated) otherwise; ok is false for an escape the decoder would refuse.
 func unquoteKey(quoted []byte) (key []byte, ok bool) {
 	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return inner, true
 	}
 	var s string
@@ -207,15 +208,19 @@ func unquoteKey(quoted []byte) (key []byte, ok bool) {
 // "metadata.orderId" (arrays add nothing).
 func fieldPath(stack []shapeFrame, key []byte) string {
 	path := ""
-	for _, f := range append(stack, shapeFrame{under: key}) {
-		switch {
-		case f.under == nil:
-		case path == "":
-			path = string(f.under)
-		default:
-			path += "." + string(f.under)
+	join := func(part []byte) {
+		if path == "" {
+			path = string(part)
+		} else {
+			path += "." + string(part)
 		}
 	}
+	for _, f := range stack {
+		if f.under != nil {
+			join(f.under)
+		}
+	}
+	join(key)
 	return path
 }
 

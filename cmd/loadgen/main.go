@@ -3,7 +3,9 @@
 // machine's PostgreSQL. scripts/bench.sh (make bench) starts everything it needs.
 //
 // Every phase is bounded in time or count. Figures: create_spread, create_hot,
-// balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, rss_peak.
+// balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, rss_peak. The
+// reference phase runs -reference-cmd (the pgbench reference); it is listed twice by
+// default, and each ratio is to the mean of its measurements (reference.go).
 package main
 
 import (
