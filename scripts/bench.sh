@@ -3,7 +3,8 @@
 # provider and drives it with cmd/loadgen, which runs the pgbench reference of this
 # machine's PostgreSQL in the same run. Loopback only, bounded in time (a few minutes).
 #   BENCH_CONNS (16)  BENCH_SECONDS (10 per phase)  BENCH_PORT (18181)  BENCH_MERCHANTS (1000)
-#   BENCH_PHASES (all)  BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
+#   BENCH_PHASES (all; a list runs the pgbench reference only where it names "reference")
+#   BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
 # The service's log of the last run is kept in bin/bench-service.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."

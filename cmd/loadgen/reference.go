@@ -24,7 +24,7 @@ func (b *bench) reference(ctx context.Context) error {
 		return nil
 	}
 	fmt.Println("reference: pgbench on this machine's PostgreSQL...")
-	cmd := exec.CommandContext(ctx, "sh", "-c", b.cfg.ReferenceCmd)
+	cmd := exec.CommandContext(ctx, "bash", "-c", b.cfg.ReferenceCmd)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
