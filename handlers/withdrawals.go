@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -118,9 +119,13 @@ func (s *Server) getBalance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]balanceDTO, len(rows))
-	for i, b := range rows {
-		out[i] = balanceOf(b)
+	body := balancesBody(rows)
+	if c.Request().URL.RawQuery != "" && c.QueryParams().Has("pretty") { // as c.JSON does
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, body, "", "  "); err != nil {
+			return err
+		}
+		body = indented.Bytes()
 	}
-	return c.JSON(http.StatusOK, map[string]any{"balances": out})
+	return c.JSONBlob(http.StatusOK, body)
 }

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,7 +141,7 @@ func (s *Balances) queryBatch(ctx context.Context, reads []*balanceRead) error {
 			merchantID string
 			b          TokenBalance
 		)
-		if err := rows.Scan(&merchantID, &b.Token, &b.Available, &b.Pending); err != nil {
+		if err := rows.Scan(&merchantID, &b.Token, shortAmount{&b.Available}, shortAmount{&b.Pending}); err != nil {
 			return fmt.Errorf("list balances: %w", err)
 		}
 		for _, r := range byMerchant[merchantID] {
@@ -168,4 +169,31 @@ func (s *Balances) enabledTokens(ctx context.Context) ([]string, error) {
 	}
 	s.enabled, s.fetched = tokens, now
 	return tokens, nil
+}
+
+// shortAmount scans a NUMERIC without the trailing zeros of its text: PostgreSQL writes
+// NUMERIC(38,18) with all eighteen decimals ("1000.500000000000000000"), which as a
+// decimal has a coefficient too large for models.AppendAmount's fast path; 1000.5 is
+// the same value and is formatted on every read the cache answers.
+type shortAmount struct{ into *decimal.Decimal }
+
+func (a shortAmount) Scan(src any) error {
+	var text string
+	switch v := src.(type) {
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	default:
+		return a.into.Scan(src)
+	}
+	if strings.IndexByte(text, '.') >= 0 {
+		text = strings.TrimRight(strings.TrimRight(text, "0"), ".")
+	}
+	d, err := decimal.NewFromString(text)
+	if err != nil {
+		return fmt.Errorf("amount %q: %w", text, err)
+	}
+	*a.into = d
+	return nil
 }
