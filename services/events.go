@@ -1,6 +1,7 @@
 package services
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -20,9 +21,9 @@ var eventFor = map[models.WithdrawalStatus]string{
 // the confirmed event adds commission, commissionRate (the raw rate), txHash,
 // confirmedAt and metadata.feeCalculation; the failed one failedAt and reason.
 func eventData(w models.Withdrawal) map[string]any {
-	metadata := map[string]any{}
+	var metadata any = json.RawMessage("{}")
 	if len(w.Metadata) > 0 {
-		_ = json.Unmarshal(w.Metadata, &metadata)
+		metadata = json.RawMessage(w.Metadata)
 	}
 	data := map[string]any{
 		"id":        w.ID,
@@ -45,12 +46,14 @@ func eventData(w models.Withdrawal) map[string]any {
 		data["commissionRate"] = models.FormatAmount(w.FeeMarkupRate)
 		data["txHash"] = w.TxHash
 		data["confirmedAt"] = eventTime(*w.ConfirmedAt)
-		metadata["feeCalculation"] = map[string]any{
+		withFees := decodeMetadata(w.Metadata)
+		withFees["feeCalculation"] = map[string]any{
 			"baseFee":    models.FormatAmount(w.FeeBase),
 			"markupRate": models.FormatAmount(w.FeeMarkupRate),
 			"totalFee":   models.FormatAmount(w.FeeTotal),
 			"netAmount":  models.FormatAmount(w.NetAmount),
 		}
+		data["metadata"] = withFees
 	case models.StatusFailed:
 		data["failedAt"] = eventTime(*w.FailedAt)
 		data["reason"] = w.FailureReason
@@ -58,6 +61,19 @@ func eventData(w models.Withdrawal) map[string]any {
 		data["cancelledAt"] = eventTime(*w.CancelledAt)
 	}
 	return data
+}
+
+// decodeMetadata reads a withdrawal's metadata (a JSON object, checked when it was
+// accepted) as a map to add to, numbers kept as written: decoded as float64, an order
+// number like 12345678901234567891 would reach the merchant's webhook as another number.
+func decodeMetadata(raw []byte) map[string]any {
+	metadata := map[string]any{}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		_ = dec.Decode(&metadata)
+	}
+	return metadata
 }
 
 func eventTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
