@@ -35,8 +35,9 @@ func FormatAmount(d decimal.Decimal) string {
 // AppendAmount appends FormatAmount(d) to dst. It writes what decimal.Decimal.String
 // writes, without its conversion through big.Int's text: every amount a response or an
 // event carries is formatted, and for the balance read that conversion was 8% of the
-// service's CPU (BENCHMARKS.md, change 24). Values whose coefficient is 10^38 or more,
-// or whose exponent is positive, take decimal's own path; none fits NUMERIC(38,18).
+// service's CPU (BENCHMARKS.md, change 24). Values whose coefficient is 2^127 or more,
+// or whose exponent is positive or below -38, take decimal's own path; no NUMERIC(38,18)
+// value needs it.
 func AppendAmount(dst []byte, d decimal.Decimal) []byte {
 	exp := int(d.Exponent())
 	if exp > 0 || exp < -38 {
