@@ -28,6 +28,7 @@ type config struct {
 	PayoutPollInterval    time.Duration
 	PayoutProviderTimeout time.Duration
 	PayoutMaxAttempts     int
+	PayoutBatchWrites     int
 	PayoutRetryBase       time.Duration
 	PayoutRetryMax        time.Duration
 	Workers               int
@@ -72,6 +73,7 @@ func loadConfig() (config, error) {
 	c.PayoutPollInterval = envDuration("PAYOUT_POLL_INTERVAL", 5*time.Second, &errs)
 	c.PayoutProviderTimeout = envDuration("PAYOUT_PROVIDER_TIMEOUT", 30*time.Second, &errs)
 	c.PayoutMaxAttempts = envInt("PAYOUT_MAX_ATTEMPTS", 12, &errs)
+	c.PayoutBatchWrites = envInt("PAYOUT_BATCH_WRITES", 2, &errs)
 	c.PayoutRetryBase = envDuration("PAYOUT_RETRY_BASE", 10*time.Second, &errs)
 	c.PayoutRetryMax = envDuration("PAYOUT_RETRY_MAX", 10*time.Minute, &errs)
 	c.Workers = envInt("WORKERS", 10, &errs)

@@ -29,6 +29,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Payout: services.PayoutConfig{
 			BatchMax: cfg.PayoutBatchMax, PollInterval: cfg.PayoutPollInterval,
 			ProviderTimeout: cfg.PayoutProviderTimeout, MaxAttempts: cfg.PayoutMaxAttempts,
+			BatchWrites: cfg.PayoutBatchWrites,
 		},
 		RetryBase: cfg.PayoutRetryBase,
 		RetryMax:  cfg.PayoutRetryMax,
