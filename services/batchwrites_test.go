@@ -22,7 +22,12 @@ func TestBatchWritesBounded(t *testing.T) {
 					n := inside.Add(1)
 					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 					}
-					time.Sleep(5 * time.Millisecond) // long enough for the others to pile up
+					// Stay until every place is taken (or a second has passed), and a
+					// little longer, so that a write let in beyond the bound is seen.
+					for deadline := time.Now().Add(time.Second); inside.Load() < int32(places) && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+					time.Sleep(2 * time.Millisecond)
 					inside.Add(-1)
 					return nil
 				})
