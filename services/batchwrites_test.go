@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,21 +13,14 @@ import (
 func TestBatchWritesBounded(t *testing.T) {
 	for _, places := range []int{1, 2, 3} {
 		p := NewPayouts(nil, nil, nil, PayoutConfig{BatchWrites: places}, nil, nil, nil)
-		var inside, most atomic.Int32
+		entered := make(chan struct{}, 12)
+		release := make(chan struct{})
 		var wg sync.WaitGroup
 		for range 12 {
 			wg.Go(func() {
 				err := p.batchWrite(context.Background(), func() error {
-					n := inside.Add(1)
-					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-					}
-					// Stay until every place is taken (or a second has passed), and a
-					// little longer, so that a write let in beyond the bound is seen.
-					for deadline := time.Now().Add(time.Second); inside.Load() < int32(places) && time.Now().Before(deadline); {
-						time.Sleep(time.Millisecond)
-					}
-					time.Sleep(2 * time.Millisecond)
-					inside.Add(-1)
+					entered <- struct{}{}
+					<-release
 					return nil
 				})
 				if err != nil {
@@ -36,9 +28,20 @@ func TestBatchWritesBounded(t *testing.T) {
 				}
 			})
 		}
+		for range places {
+			<-entered // every place is taken, and held until release
+		}
+		// The other nine or more are waiting now; one let in beyond the bound would
+		// show up within this window.
+		select {
+		case <-entered:
+			t.Errorf("%d places: a write ran beyond the bound", places)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
 		wg.Wait()
-		if got := int(most.Load()); got != places {
-			t.Errorf("%d places: at most %d writes ran at once, want exactly %d", places, got, places)
+		if got := len(entered); got != 12-places && !t.Failed() {
+			t.Errorf("%d places: %d of the waiting writes ran after the release, want %d", places, got, 12-places)
 		}
 	}
 
