@@ -36,6 +36,9 @@ func TestMetricsExposeTheService(t *testing.T) {
 		`payout_batch_size_count{token="BTC"} 1`,
 		`payout_provider_duration_seconds_count{operation="submit",outcome="ok"} 1`,
 		`job_queue_depth{queue="default",state="available"}`,
+		`withdrawal_group_size_count 2`, // the two withdrawals were created one after the other
+		`withdrawal_group_size_sum 2`,
+		`withdrawal_group_duration_seconds_count 2`,
 		`balance_reads_total{source="cache"} 1`,
 		`balance_reads_total{source="database"} 1`,
 		`go_goroutines`,

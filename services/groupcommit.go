@@ -92,7 +92,9 @@ func (c *createCall) result() (models.Withdrawal, error) {
 // not retried: the statement may have committed, and writing a keyless withdrawal
 // again could create it twice.
 func (s *Withdrawals) writeGroup(ctx context.Context, calls []*createCall) {
+	start := time.Now()
 	err := s.writeCalls(ctx, calls)
+	s.meter.ObserveGroup(len(calls), time.Since(start))
 	var refused *pgconn.PgError
 	if errors.As(err, &refused) && len(calls) > 1 {
 		for _, c := range calls {

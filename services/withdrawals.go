@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services/address"
 )
@@ -33,6 +34,7 @@ type Withdrawals struct {
 	outbox        *Outbox
 	catalog       *Catalog
 	group         *batcher[*createCall]
+	meter         *metrics.Metrics
 	balanceWrites
 }
 
@@ -43,6 +45,9 @@ func NewWithdrawals(db *gorm.DB, addresses *address.Validator, clock Clock, batc
 	s.group = newGroupCommit(s.writeGroup)
 	return s
 }
+
+// UseMetrics records each group commit's size and duration (nil records nothing).
+func (s *Withdrawals) UseMetrics(m *metrics.Metrics) { s.meter = m }
 
 // UseCatalog prices withdrawals from a shared token cache (see Catalog).
 func (s *Withdrawals) UseCatalog(c *Catalog) { s.catalog = c }

@@ -87,7 +87,8 @@ func (b *bench) seed(ctx context.Context) error {
 }
 
 // timed runs fn from Conns workers, each on its own connection, for Duration and
-// collects latencies and the CPU split of the phase.
+// collects latencies, the CPU split of the phase and, where it created withdrawals,
+// how the service grouped them.
 func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.Conn) (ok bool, err error)) (count, errs int64, elapsed time.Duration, lat []time.Duration, err error) {
 	conns := make([]*rawhttp.Conn, b.cfg.Conns)
 	for i := range conns {
@@ -98,7 +99,7 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.C
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cpu0 := readCPU(b.cfg.ServicePID)
+	cpu0, groups0 := readCPU(b.cfg.ServicePID), readGroupStats(ctx, b.cfg.URL)
 	start := time.Now()
 	deadline := start.Add(d)
 	for _, c := range conns {
@@ -126,6 +127,9 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.C
 	wg.Wait()
 	elapsed = time.Since(start)
 	fmt.Println("  " + cpu0.share(readCPU(b.cfg.ServicePID), elapsed.Seconds(), count))
+	if line := groups0.since(readGroupStats(ctx, b.cfg.URL), elapsed.Seconds()); line != "" {
+		fmt.Println("  " + line)
+	}
 	return count, errs, elapsed, lat, nil
 }
 

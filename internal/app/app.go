@@ -101,6 +101,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	a.Payouts.UseBalanceCache(balanceCache)
 	catalog := services.NewCatalog(cfg.Clock)
 	a.Withdrawals.UseCatalog(catalog)
+	a.Withdrawals.UseMetrics(m)
 	feeSchedules := services.NewFeeSchedules(db, cfg.Clock)
 	feeSchedules.UseCatalog(catalog)
 	a.Jobs, err = services.NewJobClient(sqlDB, outbox, a.Payouts, a.Webhooks, services.QueueConfig{

@@ -21,6 +21,9 @@ type Metrics struct {
 	providerLatency *prometheus.HistogramVec
 	webhookOutcomes *prometheus.CounterVec
 	webhookLatency  prometheus.Histogram
+	// groupSize and groupDuration describe the create path's group commit: how many
+	// withdrawals each statement carried and how long it took, commit included.
+	groupSize, groupDuration prometheus.Histogram
 	// balanceReads by where they were answered from, resolved once: the read is the
 	// API's hottest path.
 	balanceFromCache, balanceFromDatabase prometheus.Counter
@@ -50,12 +53,20 @@ func New(db *gorm.DB, logger *slog.Logger) *Metrics {
 			Name: "webhook_delivery_duration_seconds", Help: "Latency of webhook delivery attempts.",
 			Buckets: prometheus.DefBuckets,
 		}),
+		groupSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "withdrawal_group_size", Help: "Withdrawals per group commit (one statement and one commit for concurrent creates).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
+		groupDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "withdrawal_group_duration_seconds", Help: "Time to write one group of withdrawals, round trip and commit included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
 	}
 	balanceReads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "balance_reads_total", Help: "GET /api/balance reads by where they were answered from (cache, database).",
 	}, []string{"source"})
 	m.balanceFromCache, m.balanceFromDatabase = balanceReads.WithLabelValues("cache"), balanceReads.WithLabelValues("database")
-	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency, balanceReads,
+	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency, m.groupSize, m.groupDuration, balanceReads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&dbCollector{db: db, logger: logger})
 	return m
@@ -91,6 +102,14 @@ func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
 	if m != nil {
 		m.webhookOutcomes.WithLabelValues(outcome).Inc()
 		m.webhookLatency.Observe(d.Seconds())
+	}
+}
+
+// ObserveGroup records one group commit of withdrawals.
+func (m *Metrics) ObserveGroup(withdrawals int, d time.Duration) {
+	if m != nil {
+		m.groupSize.Observe(float64(withdrawals))
+		m.groupDuration.Observe(d.Seconds())
 	}
 }
 
