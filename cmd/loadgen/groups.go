@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // groupStats is the service's group-commit totals (withdrawal_group_* in /metrics):
@@ -20,22 +20,12 @@ type groupStats struct {
 
 // readGroupStats scrapes the service's /metrics; a service that cannot be read gives
 // zeros, and the phase prints no group line.
-func readGroupStats(ctx context.Context, baseURL string) groupStats {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
-	if err != nil {
+func (a *api) readGroupStats(ctx context.Context) groupStats {
+	status, body, err := a.call(ctx, http.MethodGet, "/metrics", "", nil, nil)
+	if err != nil || status != http.StatusOK {
 		return groupStats{}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return groupStats{}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return groupStats{}
-	}
-	return parseGroupStats(resp.Body)
+	return parseGroupStats(bytes.NewReader(body))
 }
 
 // parseGroupStats reads the three samples it needs from Prometheus's text format.
