@@ -42,9 +42,9 @@ microbench: ## Go benchmarks: fee calculation, address checks, withdrawal creati
 chaos: ## Faults under load against the real binary, then every invariant checked (a few minutes, loopback only)
 	@scripts/chaos.sh
 
-fuzz: ## Fuzz amount parsing and formatting, addresses, request bodies, filters and webhook signatures (FUZZTIME each, default 30s)
+fuzz: ## Fuzz amount parsing and formatting, addresses, request bodies (field names, NUL, duplicates), metadata, filters and webhook signatures (FUZZTIME each, default 30s)
 	@for t in "FuzzParseAmount ./models" "FuzzFormatAmount ./models" "FuzzValidate ./services/address" "FuzzBindJSON ./handlers" \
-		"FuzzParseListFilter ./services" "FuzzSignVerify ./webhooks"; do set -- $$t; \
+		"FuzzCheckJSONShape ./handlers" "FuzzCanonicalMetadata ./services" "FuzzParseListFilter ./services" "FuzzSignVerify ./webhooks"; do set -- $$t; \
 		echo "== $$1"; go test -run '^$$' -fuzz "^$$1$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 migrate: ## Apply database migrations to DATABASE_URL

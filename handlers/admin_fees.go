@@ -105,13 +105,13 @@ func (s *Server) listFeeChanges(c echo.Context) error {
 	}
 	out := make([]map[string]any, len(changes))
 	for i, ch := range changes {
-		old := json.RawMessage(ch.OldValue)
+		old := ch.Old
 		if len(old) == 0 {
 			old = json.RawMessage("null")
 		}
 		out[i] = map[string]any{
 			"id": ch.ID, "scope": ch.Scope, "changedBy": ch.ChangedBy, "changedAt": timestamp(ch.ChangedAt),
-			"old": old, "new": json.RawMessage(ch.NewValue),
+			"old": old, "new": ch.New,
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"changes": out})

@@ -19,7 +19,7 @@ func (s *Server) createMerchant(c echo.Context) error {
 	if err := s.bindJSON(c, &req); err != nil {
 		return err
 	}
-	m, err := s.Accounts.CreateMerchant(c.Request().Context(), req.Name)
+	m, err := s.Accounts.CreateMerchant(c.Request().Context(), req.Name, principal(c).KeyID)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *Server) createMerchantKey(c echo.Context) error {
 			return err
 		}
 	}
-	k, err := s.Accounts.CreateMerchantKey(c.Request().Context(), c.Param("id"), req.Name, models.Scope(req.Scope))
+	k, err := s.Accounts.CreateMerchantKey(c.Request().Context(), c.Param("id"), req.Name, models.Scope(req.Scope), principal(c).KeyID)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Server) listMerchantKeys(c echo.Context) error {
 }
 
 func (s *Server) revokeKey(c echo.Context) error {
-	k, err := s.Accounts.RevokeKey(c.Request().Context(), c.Param("id"))
+	k, err := s.Accounts.RevokeKey(c.Request().Context(), c.Param("id"), principal(c).KeyID)
 	if err != nil {
 		return err
 	}

@@ -12,16 +12,19 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/internal/apitest"
+	"github.com/paycore/withdrawals/models"
 )
 
 // rule is who may call a route.
 type rule int
 
 const (
-	public        rule = iota // anyone, no key
-	merchantRead              // merchant keys, read-only ones included
-	merchantWrite             // merchant keys with scope read_write
-	adminOnly                 // admin keys
+	public          rule = iota // anyone, no key
+	merchantRead                // merchant keys, read-only ones included
+	merchantWrite               // merchant keys with scope read_write
+	adminOnly                   // admin keys, read-only ones included (GET routes)
+	adminWrite                  // admin keys with scope read_write
+	metricsListener             // anyone, on the metrics listener only: never on the API's
 )
 
 // rules is the intended authorization of every route. A route served or documented
@@ -31,7 +34,7 @@ var rules = map[string]rule{
 	"GET /healthz":      public,
 	"GET /readyz":       public,
 	"GET /openapi.yaml": public,
-	"GET /metrics":      public,
+	"GET /metrics":      metricsListener,
 
 	"POST /api/withdrawals":                          merchantWrite,
 	"GET /api/withdrawals":                           merchantRead,
@@ -52,22 +55,25 @@ var rules = map[string]rule{
 	"POST /api/webhook-deliveries/{id}/retry":        merchantWrite,
 
 	"GET /api/admin/withdrawal-fees":              adminOnly,
-	"POST /api/admin/withdrawal-fees":             adminOnly,
-	"PUT /api/admin/withdrawal-fees":              adminOnly,
+	"POST /api/admin/withdrawal-fees":             adminWrite,
+	"PUT /api/admin/withdrawal-fees":              adminWrite,
 	"GET /api/admin/withdrawal-fees/changes":      adminOnly,
-	"POST /api/admin/merchants":                   adminOnly,
+	"POST /api/admin/merchants":                   adminWrite,
 	"GET /api/admin/merchants":                    adminOnly,
-	"POST /api/admin/merchants/{id}/api-keys":     adminOnly,
+	"POST /api/admin/merchants/{id}/api-keys":     adminWrite,
 	"GET /api/admin/merchants/{id}/api-keys":      adminOnly,
-	"POST /api/admin/merchants/{id}/credits":      adminOnly,
-	"DELETE /api/admin/api-keys/{id}":             adminOnly,
+	"POST /api/admin/merchants/{id}/credits":      adminWrite,
+	"DELETE /api/admin/api-keys/{id}":             adminWrite,
 	"GET /api/admin/withdrawals":                  adminOnly,
-	"POST /api/admin/withdrawals/{id}/resolve":    adminOnly,
+	"POST /api/admin/withdrawals/{id}/resolve":    adminWrite,
 	"GET /api/admin/ledger/reconciliation":        adminOnly,
 	"GET /api/admin/fee-revenue":                  adminOnly,
-	"POST /api/admin/payout-runs":                 adminOnly,
+	"POST /api/admin/payout-runs":                 adminWrite,
 	"GET /api/admin/payout-batches":               adminOnly,
-	"POST /api/admin/payout-batches/{id}/resolve": adminOnly,
+	"POST /api/admin/payout-batches/{id}/resolve": adminWrite,
+	"GET /api/admin/audit-log":                    adminOnly,
+	"GET /api/admin/sandbox":                      adminOnly,
+	"PUT /api/admin/sandbox":                      adminWrite,
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
@@ -78,6 +84,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, bKey := env.Merchant("B")
 	env.Credit(aID, "USDT", "100000")
 	readKey := issueKey(t, env, aID, "read")
+	readAdmin, err := env.Accounts.CreateAdminKey(ctx, "read-only ops", models.ScopeRead, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	revokedKey := issueKey(t, env, aID, "read_write")
 	var revokedID string
 	env.DB.Raw(`SELECT id FROM api_keys WHERE key_prefix = ?`, revokedKey[:10]).Scan(&revokedID)
@@ -173,13 +183,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 			expect("anonymous", call("", nil), http.StatusOK)
 			continue
 		}
+		if want == metricsListener {
+			expect("anonymous on the API's listener", call("", nil), http.StatusNotFound)
+			resp, err := http.Get(env.MetricsURL + op.Path)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("%s on the metrics listener: %v %v", route, resp, err)
+			}
+			if resp != nil {
+				resp.Body.Close()
+			}
+			continue
+		}
 		expect("anonymous", call("", nil), http.StatusUnauthorized)
 		expect("malformed key", call("", map[string]string{"Authorization": "Bearer not a key at all"}), http.StatusUnauthorized)
 		expect("revoked key", call(revokedKey, nil), http.StatusUnauthorized)
 		switch want {
-		case adminOnly:
+		case adminOnly, adminWrite:
 			for who, key := range map[string]string{"merchant A": aKey, "merchant B": bKey, "read-only key": readKey} {
 				expect(who, call(key, nil), http.StatusForbidden)
+			}
+			if want == adminWrite {
+				expect("read-only admin", call(readAdmin.Plaintext, nil), http.StatusForbidden)
+			} else {
+				allowed("read-only admin", call(readAdmin.Plaintext, nil))
 			}
 			allowed("admin", call(env.AdminKey, nil))
 		case merchantRead, merchantWrite:

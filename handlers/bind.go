@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -53,9 +54,12 @@ func (s *Server) bindJSON(c echo.Context, dst any) error {
 	if !utf8.Valid(body) {
 		return badRequest("", "Request body is not valid UTF-8")
 	}
-	// encoding/json keeps the last of duplicate keys silently; a payments API must not
-	// guess which amount or address was meant.
-	if err := checkJSONShape(body); err != nil {
+	// encoding/json keeps the last of duplicate keys silently and matches keys to fields
+	// without regard to case (with Unicode folding: "ſ" is "s", "K" is "k"), so
+	// {"amount":"3","AMOUNT":"900"} would mean 900. A payments API must not guess which
+	// amount or address was meant: the scan refuses duplicates, any spelling of a field
+	// other than the contract's own, and NUL characters, before the decoder runs.
+	if err := checkJSONShape(body, schemaOf(reflect.TypeOf(dst))); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -77,12 +81,14 @@ func (s *Server) bindJSON(c echo.Context, dst any) error {
 const maxJSONDepth = 32
 
 // checkJSONShape scans a body once, byte by byte, and refuses duplicate keys in any
-// object (compared after unescaping, as the decoder reads them) and nesting deeper than
-// maxJSONDepth. It runs on every write request and allocates nothing for an ordinary
-// body: encoding/json's token stream, which did this before, cost as much CPU as the
-// decoding itself (BENCHMARKS.md). Malformed JSON is left to the decoder's message: the
-// scan returns nil where the body stops making sense.
-func checkJSONShape(body []byte) error {
+// object (compared after unescaping, as the decoder reads them), nesting deeper than
+// maxJSONDepth, a key of an object with a schema that is not exactly one of its fields,
+// and the escape \u0000 anywhere (PostgreSQL's text and jsonb cannot hold NUL; a raw NUL
+// byte is not valid JSON at all). It runs on every write request and allocates nothing
+// for an ordinary body: encoding/json's token stream cost as much CPU as the decoding
+// itself (BENCHMARKS.md). Malformed JSON is left to the decoder's message: the scan
+// returns nil where the body stops making sense. schema nil checks no field names.
+func checkJSONShape(body []byte, schema *objectSchema) error {
 	var (
 		frames  [8]shapeFrame
 		stack   = frames[:0]
@@ -100,8 +106,14 @@ func checkJSONShape(body []byte) error {
 				return badRequest("", "Request body nests deeper than %d levels", maxJSONDepth)
 			}
 			f := shapeFrame{object: c == '{', expectKey: c == '{', firstKey: len(keys)}
-			if top != nil && top.object {
+			switch {
+			case top == nil && f.object:
+				f.schema = schema
+			case top != nil && top.object:
 				f.under = top.key
+				if f.object && top.schema != nil {
+					f.schema = top.schema.fields[string(top.key)]
+				}
 			}
 			stack = append(stack, f)
 		case '}', ']':
@@ -115,11 +127,19 @@ func checkJSONShape(body []byte) error {
 				top.expectKey = true
 			}
 		case '"':
-			end := closingQuote(body, i)
+			end, nul := closingQuote(body, i)
 			if end < 0 {
 				return nil
 			}
-			if top != nil && top.object && top.expectKey {
+			isKey := top != nil && top.object && top.expectKey
+			if nul {
+				field := ""
+				if top != nil && top.object && !isKey {
+					field = fieldPath(stack, top.key)
+				}
+				return badRequest(field, "Strings must not contain NUL characters (\\u0000)")
+			}
+			if isKey {
 				key, ok := unquoteKey(body[i : end+1])
 				if !ok {
 					return nil
@@ -127,6 +147,10 @@ func checkJSONShape(body []byte) error {
 				if top.repeats(keys[top.firstKey:], key) {
 					field := fieldPath(stack, key)
 					return badRequest(field, "Duplicate key %q", field)
+				}
+				if top.schema != nil && !top.schema.has(key) {
+					field := fieldPath(stack, key)
+					return badRequest(field, "Unknown field %q", field)
 				}
 				keys = append(keys, key)
 				top.key, top.expectKey = key, false
@@ -145,6 +169,7 @@ type shapeFrame struct {
 	key       []byte // the key whose value comes next
 	firstKey  int    // the object's keys start at this index of the scan's keys
 	many      map[string]bool
+	schema    *objectSchema // the fields the object may have; nil: any
 }
 
 // manyKeys is where an object's keys move from a comparison with each to a map, so a
@@ -176,17 +201,65 @@ func (f *shapeFrame) repeats(seen [][]byte, key []byte) bool {
 }
 
 // closingQuote returns the index of the quote that ends the string opening at
-// body[open], or -1 when the body ends first.
-func closingQuote(body []byte, open int) int {
+// body[open], or -1 when the body ends first, and whether the string holds the escape
+// \u0000.
+func closingQuote(body []byte, open int) (end int, nul bool) {
 	for i := open + 1; i < len(body); i++ {
 		switch body[i] {
 		case '\\':
 			i++ // the escaped character, whatever it is
+			if i+4 < len(body) && body[i] == 'u' && string(body[i+1:i+5]) == "0000" {
+				nul = true
+			}
 		case '"':
-			return i
+			return i, nul
 		}
 	}
-	return -1
+	return -1, nul
+}
+
+// objectSchema is the exact field names a request object may have, and the schema of
+// each field that is itself an object (nil for free-form values such as metadata).
+type objectSchema struct {
+	fields map[string]*objectSchema
+}
+
+func (o *objectSchema) has(key []byte) bool {
+	_, ok := o.fields[string(key)]
+	return ok
+}
+
+var schemas sync.Map // reflect.Type -> *objectSchema
+
+// schemaOf derives the field names a body decoded into t may use from its json tags,
+// once per type; nil for a type that is not a struct (nothing to check).
+func schemaOf(t reflect.Type) *objectSchema {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct || t == reflect.TypeOf(json.RawMessage{}) {
+		return nil
+	}
+	if s, ok := schemas.Load(t); ok {
+		return s.(*objectSchema)
+	}
+	s := &objectSchema{fields: map[string]*objectSchema{}}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		s.fields[name] = schemaOf(f.Type)
+	}
+	schemas.Store(t, s)
+	return s
 }
 
 // unquoteKey returns a quoted key's text: in place when it is plain UTF-8 without

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -25,8 +27,9 @@ var writeBodies = map[string]func() any{
 }
 
 // FuzzBindJSON: whatever the body, binding any write endpoint's request either succeeds
-// or fails with a contract error of status 400, 413 or 415; it never panics, and money
-// fields that bind parse only as plain decimals.
+// or fails with a contract error of status 400, 413 or 415; it never panics; money
+// fields that bind parse only as plain decimals; and a body that binds uses only the
+// exact field names of its request (no other case, no Unicode folding) and holds no NUL.
 func FuzzBindJSON(f *testing.F) {
 	for _, seed := range []string{
 		`{"token":"BTC","amount":0.001,"address":"bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh","metadata":{"orderId":"order_123"}}`,
@@ -34,6 +37,7 @@ func FuzzBindJSON(f *testing.F) {
 		`{"token":"USDT","amount":"2500","reference":"wire"}`, `{"action":"confirm","txHash":"0x1"}`,
 		`{"url":"https://merchant.example/hooks","events":["withdrawal.confirmed"]}`, `{"enabled":false}`,
 		`{"amount":"1","amount":"2"}`, "{\"a\":\"\xff\"}", `[`, `{}`, `null`, `{"metadata":[[[[]]]]}`, `{"amount":1e400}`,
+		`{"amount":"3","AMOUNT":"900"}`, `{"Amount":"1"}`, "{\"addre\u017fs\":\"x\"}", "{\"to\u212aen\":\"BTC\"}", `{"name":"a\u0000b"}`,
 	} {
 		f.Add(seed)
 	}
@@ -47,6 +51,17 @@ func FuzzBindJSON(f *testing.F) {
 			dst := newBody()
 			err := s.bindJSON(c, dst)
 			if err == nil {
+				var fields map[string]json.RawMessage
+				if json.Unmarshal([]byte(body), &fields) == nil {
+					for k := range fields {
+						if !schemaOf(reflect.TypeOf(dst)).has([]byte(k)) {
+							t.Fatalf("%s: %q bound with field %q, not one of the request's", name, body, k)
+						}
+					}
+				}
+				if strings.Contains(body, `\u0000`) && !strings.Contains(body, `\\u0000`) {
+					t.Fatalf("%s: %q bound with a NUL", name, body)
+				}
 				if w, ok := dst.(*createWithdrawalRequest); ok {
 					if _, aerr := parseAmount("amount", w.Amount); aerr != nil {
 						var api *apiError

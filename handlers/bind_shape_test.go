@@ -18,12 +18,12 @@ func FuzzCheckJSONShape(f *testing.F) {
 		`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"c":2}]}}`, `{"a\u0062":1,"ab":2}`, `{"a":"x\"y","b":"}","a":0}`,
 		`[{"k":1},{"k":1}]`, `{"m":[[{"x":{"y":1,"y":1}}]]}`, strings.Repeat("[", 40) + strings.Repeat("]", 40),
 		strings.Repeat(`{"a":`, 33) + "1" + strings.Repeat("}", 33), `{"\ud800":1,"\ufffd":2}`, `{"a":1,`, `"`, `}`,
-		manyKeysBody(100, true), manyKeysBody(100, false), `{"a":[],"b":{},"a":null}`, `{"":1,"":2}`, `{"":{"b":1,"b":2}}`, `{"a":{"":{"c":1,"c":1}}}`,
+		manyKeysBody(100, true), manyKeysBody(100, false), `{"a":[],"b":{},"a":null}`, `{"a":"x\u0000"}`, `{"a\u0000":1}`, `{"a":["\\u0000"]}`, `{"":1,"":2}`, `{"":{"b":1,"b":2}}`, `{"a":{"":{"c":1,"c":1}}}`,
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		got := checkJSONShape([]byte(body))
+		got := checkJSONShape([]byte(body), nil)
 		if !json.Valid([]byte(body)) {
 			return
 		}
@@ -35,10 +35,10 @@ func FuzzCheckJSONShape(f *testing.F) {
 }
 
 func TestCheckJSONShapeManyKeys(t *testing.T) {
-	if err := checkJSONShape([]byte(manyKeysBody(5000, false))); err != nil {
+	if err := checkJSONShape([]byte(manyKeysBody(5000, false)), nil); err != nil {
 		t.Fatalf("distinct keys refused: %v", err)
 	}
-	err := checkJSONShape([]byte(manyKeysBody(5000, true)))
+	err := checkJSONShape([]byte(manyKeysBody(5000, true)), nil)
 	if err == nil || !strings.Contains(err.Error(), `Duplicate key "k0"`) {
 		t.Fatalf("a repeat after 5000 keys: %v", err)
 	}
@@ -63,7 +63,7 @@ func BenchmarkCheckJSONShape(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		check func([]byte) error
-	}{{"scan", checkJSONShape}, {"tokens", tokenShape}} {
+	}{{"scan", func(b []byte) error { return checkJSONShape(b, schemaOf(reflect.TypeOf(createWithdrawalRequest{}))) }}, {"tokens", tokenShape}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -77,7 +77,8 @@ func BenchmarkCheckJSONShape(b *testing.B) {
 
 // tokenShape is the check checkJSONShape replaced, kept as its reference: it walks a body's
 // encoding/json tokens and refuses duplicate keys in any object and
-// nesting deeper than maxJSONDepth. Malformed JSON is left to the decoder's message.
+// nesting deeper than maxJSONDepth, and NUL in any string. Malformed JSON is left to the
+// decoder's message.
 func tokenShape(body []byte) error {
 	type frame struct {
 		path      string          // where this object or array sits, e.g. "metadata"
@@ -102,6 +103,13 @@ func tokenShape(body []byte) error {
 		var top *frame
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
+		}
+		if str, ok := tok.(string); ok && strings.ContainsRune(str, 0) {
+			field := ""
+			if top != nil && top.keys != nil && !top.expectKey {
+				field = join(top.path, top.key)
+			}
+			return badRequest(field, "Strings must not contain NUL characters (\\u0000)")
 		}
 		if key, ok := tok.(string); ok && top != nil && top.keys != nil && top.expectKey {
 			field := join(top.path, key)

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,8 +29,17 @@ func TestMetricsExposeTheService(t *testing.T) {
 	env.Balance(key, "BTC") // from the database
 	env.Balance(key, "BTC") // from the cache
 
-	r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/metrics"})
-	body := string(r.Body)
+	// The API does not serve metrics: they are on a listener of their own.
+	if r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/metrics"}); r.Status != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API port: %d", r.Status)
+	}
+	resp, err := http.Get(env.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
 	for _, want := range []string{
 		`http_request_duration_seconds_count{method="POST",route="/api/withdrawals",status="201"} 2`,
 		`withdrawals{status="confirmed",token="BTC"} 2`,

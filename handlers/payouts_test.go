@@ -281,7 +281,7 @@ func TestAmbiguousBatchIsFlaggedThenResolvedByAdmin(t *testing.T) {
 		t.Errorf("after resolution: %s/%s", available, pending)
 	}
 	var actions []struct{ Action, TargetID, Actor string }
-	env.DB.Raw(`SELECT action, target_id, actor FROM admin_actions ORDER BY created_at, id`).Scan(&actions)
+	env.DB.Raw(`SELECT action, target_id, actor FROM admin_actions WHERE target_type = 'withdrawal' ORDER BY created_at, id`).Scan(&actions)
 	if len(actions) != 2 || actions[0].Action != "withdrawal.confirm" || actions[1].Action != "withdrawal.fail" || actions[0].Actor == "" {
 		t.Errorf("audit trail: %+v", actions)
 	}

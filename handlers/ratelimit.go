@@ -11,10 +11,12 @@ import (
 	"github.com/paycore/withdrawals/internal/ratelimit"
 )
 
-// RateLimits are the per-key limits: every request, and withdrawal creation on top.
+// RateLimits are the per-key limits (every request, and withdrawal creation on top) and
+// the per-address limit on failed authentication.
 type RateLimits struct {
-	All         *ratelimit.Limiter
-	Withdrawals *ratelimit.Limiter
+	All          *ratelimit.Limiter
+	Withdrawals  *ratelimit.Limiter
+	AuthFailures *ratelimit.Limiter
 }
 
 // rateLimit applies the key's buckets and reports them in RateLimit-* headers; over
@@ -33,13 +35,18 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
 		}
 		if !d.Allowed {
-			retry := ceilSeconds(d.RetryAfter)
-			c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
-			return newAPIError(http.StatusTooManyRequests, "RATE_LIMITED",
-				"Rate limit of %d requests per minute exceeded; retry in %d s", d.Limit, retry)
+			return rateLimited(c, d, "Rate limit of %d requests per minute exceeded; retry in %d s")
 		}
 		return next(c)
 	}
+}
+
+// rateLimited answers 429 RATE_LIMITED with Retry-After; message takes the limit and
+// the seconds to wait.
+func rateLimited(c echo.Context, d ratelimit.Decision, message string) error {
+	retry := ceilSeconds(d.RetryAfter)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(retry))
+	return newAPIError(http.StatusTooManyRequests, "RATE_LIMITED", message, d.Limit, retry)
 }
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes lists every route at a glance. The authorization rule of each is the group it
@@ -11,7 +10,6 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.yaml", s.openapi)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 
 	merchant := e.Group("/api", s.authenticate, s.rateLimit, requireRole("merchant"), requireWriteScope)
 	merchant.POST("/withdrawals", s.createWithdrawal)
@@ -32,7 +30,7 @@ func (s *Server) routes(e *echo.Echo) {
 	merchant.GET("/webhook-deliveries", s.listWebhookDeliveries)
 	merchant.POST("/webhook-deliveries/:id/retry", s.retryWebhookDelivery)
 
-	admin := e.Group("/api/admin", s.authenticate, s.rateLimit, requireRole("admin"))
+	admin := e.Group("/api/admin", s.authenticate, s.rateLimit, requireRole("admin"), requireWriteScope)
 	admin.GET("/withdrawal-fees", s.getFeeSchedules)
 	admin.POST("/withdrawal-fees", s.setFeeSchedule)
 	admin.PUT("/withdrawal-fees", s.testFeeCalculation)
@@ -50,4 +48,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/payout-runs", s.runPayouts)
 	admin.GET("/payout-batches", s.listPayoutBatches)
 	admin.POST("/payout-batches/:id/resolve", s.resolvePayoutBatch)
+	admin.GET("/audit-log", s.listAuditLog)
+	admin.GET("/sandbox", s.getSandbox)
+	admin.PUT("/sandbox", s.setSandbox)
 }

@@ -164,16 +164,6 @@ type FeeSchedule struct {
 	UpdatedBy  string
 }
 
-// FeeScheduleChange is one entry of the fee audit trail.
-type FeeScheduleChange struct {
-	ID        string
-	Scope     string
-	ChangedBy string
-	ChangedAt time.Time
-	OldValue  datatypes.JSON
-	NewValue  datatypes.JSON
-}
-
 // TableName keeps GORM from spelling the initialism as "a_p_i_keys".
 func (APIKey) TableName() string { return "api_keys" }
 
@@ -198,6 +188,7 @@ type PayoutBatch struct {
 	ProviderReference *string
 	Attempts          int
 	LastError         *string
+	ManualResolutions int // withdrawals an admin settled by hand; such a batch is never resubmitted
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	SubmittedAt       *time.Time

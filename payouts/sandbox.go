@@ -21,16 +21,22 @@ type SandboxConfig struct {
 	// FailAddresses fail with reason "invalid_address", so merchants can test failures.
 	FailAddresses []string
 	// Fault rehearses an incident: "timeout_after_accept" records a batch, then answers
-	// as if the call had timed out; "unavailable" refuses every call. Empty: none.
+	// as if the call had timed out; "stall" records it, then does not answer until the
+	// caller gives up; "unavailable" refuses every call. Empty: the fault set while the
+	// service runs (the sandbox_settings row, PUT /api/admin/sandbox), none by default.
 	Fault string
 	Clock func() time.Time
 }
 
-// Sandbox faults (SANDBOX_FAULT).
+// Sandbox faults (SANDBOX_FAULT, or the sandbox_settings row).
 const (
 	FaultTimeoutAfterAccept = "timeout_after_accept"
+	FaultStall              = "stall"
 	FaultUnavailable        = "unavailable"
 )
+
+// Faults lists every fault the sandbox can rehearse.
+var Faults = []string{FaultTimeoutAfterAccept, FaultStall, FaultUnavailable}
 
 // errSandboxUnavailable is what the sandbox answers while rehearsing an outage.
 var errSandboxUnavailable = errors.New("sandbox: provider unavailable (SANDBOX_FAULT=unavailable)")
@@ -80,7 +86,11 @@ func (sandboxPayout) TableName() string { return "sandbox_payouts" }
 // Submit implements Provider. Rows that already exist for this batch are kept as they
 // are: that is the idempotency.
 func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, error) {
-	if s.cfg.Fault == FaultUnavailable {
+	fault, err := s.fault(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if fault == FaultUnavailable {
 		return "", nil, errSandboxUnavailable
 	}
 	now := s.cfg.Clock().UTC()
@@ -100,18 +110,51 @@ func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, er
 			return "", nil, fmt.Errorf("sandbox: record batch: %w", err)
 		}
 	}
-	if s.cfg.Fault == FaultTimeoutAfterAccept {
+	switch fault {
+	case FaultTimeoutAfterAccept:
 		return "", nil, fmt.Errorf("sandbox: batch %s accepted, answer lost: %w", b.ID, context.DeadlineExceeded)
+	case FaultStall:
+		return "", nil, stall(ctx, "submit "+b.ID)
 	}
-	results, err := s.Status(ctx, b.ID)
+	results, err := s.status(ctx, b.ID)
 	return "sbx_" + b.ID, results, err
 }
 
 // Status implements Provider.
 func (s *Sandbox) Status(ctx context.Context, batchID string) ([]ItemResult, error) {
-	if s.cfg.Fault == FaultUnavailable {
-		return nil, errSandboxUnavailable
+	fault, err := s.fault(ctx)
+	if err != nil {
+		return nil, err
 	}
+	switch fault {
+	case FaultUnavailable:
+		return nil, errSandboxUnavailable
+	case FaultStall:
+		return nil, stall(ctx, "status of "+batchID)
+	}
+	return s.status(ctx, batchID)
+}
+
+// stall is a provider that took the call and never answers: the caller's deadline ends it.
+func stall(ctx context.Context, call string) error {
+	<-ctx.Done()
+	return fmt.Errorf("sandbox: %s stalled (fault %s): %w", call, FaultStall, ctx.Err())
+}
+
+// fault is the incident being rehearsed: SANDBOX_FAULT when set, else the one switched
+// on while the service runs.
+func (s *Sandbox) fault(ctx context.Context) (string, error) {
+	if s.cfg.Fault != "" {
+		return s.cfg.Fault, nil
+	}
+	var fault string
+	if err := s.db.WithContext(ctx).Raw(`SELECT fault FROM sandbox_settings`).Scan(&fault).Error; err != nil {
+		return "", fmt.Errorf("sandbox: read settings: %w", err)
+	}
+	return fault, nil
+}
+
+func (s *Sandbox) status(ctx context.Context, batchID string) ([]ItemResult, error) {
 	var rows []sandboxPayout
 	if err := s.db.WithContext(ctx).Where("batch_id = ?", batchID).Order("withdrawal_id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("sandbox: read batch: %w", err)

@@ -106,3 +106,42 @@ func TestSandboxFaults(t *testing.T) {
 		t.Errorf("%d payouts after a lost answer and a resubmission, want 1", rows)
 	}
 }
+
+// A fault switched on while the sandbox runs takes effect at its next call: "stall"
+// takes the batch and never answers, so the caller's deadline ends the call and the
+// outcome stays ambiguous; switched off, the same batch is reported, paid once.
+func TestSandboxStallsMidCallWhenSwitchedOn(t *testing.T) {
+	t.Parallel()
+	db, _ := testdb.New(t)
+	sb := payouts.NewSandbox(db, payouts.SandboxConfig{})
+	batch := payouts.Batch{ID: "bat_s", Token: "ETH", Network: "ethereum", Items: []payouts.Item{
+		{WithdrawalID: "wth_s", Address: "0xgood", Amount: decimal.NewFromInt(1)}}}
+	if err := db.Exec(`UPDATE sandbox_settings SET fault = 'stall'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, _, err := sb.Submit(ctx, batch)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled submit: %v", err)
+	}
+	var taken int64
+	db.Table("sandbox_payouts").Where("batch_id = ?", batch.ID).Count(&taken)
+	if taken != 1 {
+		t.Fatalf("the stalled call took %d items, want the batch's 1", taken)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if _, err := sb.Status(ctx, batch.ID); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("stalled status: %v", err)
+	}
+	cancel()
+
+	db.Exec(`UPDATE sandbox_settings SET fault = ''`)
+	if _, results, err := sb.Submit(context.Background(), batch); err != nil || len(results) != 1 || results[0].Status != payouts.ItemConfirmed {
+		t.Fatalf("after the stall: %v %v", results, err)
+	}
+	db.Table("sandbox_payouts").Where("batch_id = ?", batch.ID).Count(&taken)
+	if taken != 1 {
+		t.Errorf("%d payouts after resubmission", taken)
+	}
+}

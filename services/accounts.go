@@ -51,9 +51,10 @@ type Principal struct {
 
 const lastUsedResolution = time.Minute
 
-// Authenticate resolves a plaintext API key. Unknown and revoked keys are ErrUnauthorized.
+// Authenticate resolves a plaintext API key. Unknown and revoked keys are ErrUnauthorized;
+// a string that is not shaped like a key is refused before any lookup.
 func (s *Accounts) Authenticate(ctx context.Context, plaintext string) (Principal, error) {
-	if plaintext == "" || len(plaintext) > 200 {
+	if !isAPIKeyShaped(plaintext) {
 		return Principal{}, ErrUnauthorized
 	}
 	hash := HashAPIKey(plaintext)
@@ -95,7 +96,8 @@ func (s *Accounts) touch(ctx context.Context, keyID string, now time.Time) error
 }
 
 // CreateMerchant registers a merchant and opens its ledger accounts for every token.
-func (s *Accounts) CreateMerchant(ctx context.Context, name string) (models.Merchant, error) {
+// actor is who asks (an admin key id, or "cli:<user>"), for the audit trail.
+func (s *Accounts) CreateMerchant(ctx context.Context, name, actor string) (models.Merchant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return models.Merchant{}, invalid(CodeInvalidRequest, "name", "name must be 1 to 200 characters")
@@ -109,7 +111,10 @@ func (s *Accounts) CreateMerchant(ctx context.Context, name string) (models.Merc
 		if err := tx.Model(&models.Token{}).Order("symbol").Pluck("symbol", &tokens).Error; err != nil {
 			return fmt.Errorf("list tokens: %w", err)
 		}
-		return openMerchantAccounts(tx, m.ID, tokens, m.CreatedAt)
+		if err := openMerchantAccounts(tx, m.ID, tokens, m.CreatedAt); err != nil {
+			return err
+		}
+		return recordAction(tx, actor, ActionMerchantCreate, "merchant", m.ID, map[string]any{"name": m.Name}, m.CreatedAt)
 	})
 	return m, err
 }
@@ -134,19 +139,20 @@ type IssuedKey struct {
 }
 
 // CreateMerchantKey issues an API key for a merchant; scope empty means read_write.
-func (s *Accounts) CreateMerchantKey(ctx context.Context, merchantID, name string, scope models.Scope) (IssuedKey, error) {
+func (s *Accounts) CreateMerchantKey(ctx context.Context, merchantID, name string, scope models.Scope, actor string) (IssuedKey, error) {
 	if err := s.merchantExists(ctx, s.db, merchantID); err != nil {
 		return IssuedKey{}, err
 	}
-	return s.createKey(ctx, &merchantID, models.RoleMerchant, name, scope)
+	return s.createKey(ctx, &merchantID, models.RoleMerchant, name, scope, actor)
 }
 
-// CreateAdminKey issues an admin API key (the CLI's admin create-key).
-func (s *Accounts) CreateAdminKey(ctx context.Context, name string) (IssuedKey, error) {
-	return s.createKey(ctx, nil, models.RoleAdmin, name, models.ScopeReadWrite)
+// CreateAdminKey issues an admin API key (the CLI's admin create-key); a read key may
+// look at everything and change nothing.
+func (s *Accounts) CreateAdminKey(ctx context.Context, name string, scope models.Scope, actor string) (IssuedKey, error) {
+	return s.createKey(ctx, nil, models.RoleAdmin, name, scope, actor)
 }
 
-func (s *Accounts) createKey(ctx context.Context, merchantID *string, role models.Role, name string, scope models.Scope) (IssuedKey, error) {
+func (s *Accounts) createKey(ctx context.Context, merchantID *string, role models.Role, name string, scope models.Scope, actor string) (IssuedKey, error) {
 	if len(name) > 200 {
 		return IssuedKey{}, invalid(CodeInvalidRequest, "name", "name must be at most 200 characters")
 	}
@@ -162,8 +168,18 @@ func (s *Accounts) createKey(ctx context.Context, merchantID *string, role model
 		ID: newAPIKeyID(), MerchantID: merchantID, Role: role, Scope: scope, Name: name,
 		KeyHash: HashAPIKey(plaintext), KeyPrefix: plaintext[:10], CreatedAt: s.clock.now(),
 	}
-	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
-		return IssuedKey{}, fmt.Errorf("insert api key: %w", err)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&key).Error; err != nil {
+			return fmt.Errorf("insert api key: %w", err)
+		}
+		details := map[string]any{"role": key.Role, "scope": key.Scope, "name": key.Name, "prefix": key.KeyPrefix}
+		if merchantID != nil {
+			details["merchantId"] = *merchantID
+		}
+		return recordAction(tx, actor, ActionKeyCreate, "api_key", key.ID, details, key.CreatedAt)
+	})
+	if err != nil {
+		return IssuedKey{}, err
 	}
 	return IssuedKey{APIKey: key, Plaintext: plaintext}, nil
 }
@@ -181,13 +197,20 @@ func (s *Accounts) ListMerchantKeys(ctx context.Context, merchantID string) ([]m
 }
 
 // RevokeKey revokes an API key at once; revoking a revoked key changes nothing.
-func (s *Accounts) RevokeKey(ctx context.Context, id string) (models.APIKey, error) {
+func (s *Accounts) RevokeKey(ctx context.Context, id, actor string) (models.APIKey, error) {
 	var key models.APIKey
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&models.APIKey{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", s.clock.now()).Error; err != nil {
-			return fmt.Errorf("revoke api key: %w", err)
+		now := s.clock.now()
+		res := tx.Model(&models.APIKey{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", now)
+		if res.Error != nil {
+			return fmt.Errorf("revoke api key: %w", res.Error)
 		}
-		res := tx.Where("id = ?", id).Limit(1).Find(&key)
+		if res.RowsAffected == 1 {
+			if err := recordAction(tx, actor, ActionKeyRevoke, "api_key", id, map[string]any{}, now); err != nil {
+				return err
+			}
+		}
+		res = tx.Where("id = ?", id).Limit(1).Find(&key)
 		if res.Error != nil {
 			return fmt.Errorf("read api key: %w", res.Error)
 		}
@@ -200,6 +223,21 @@ func (s *Accounts) RevokeKey(ctx context.Context, id string) (models.APIKey, err
 		s.keys.Delete(string(key.KeyHash))
 	}
 	return key, err
+}
+
+// RevokeKeysNamed revokes every live key with this exact name (the demo's keys of an
+// earlier start), each audited, and returns how many.
+func (s *Accounts) RevokeKeysNamed(ctx context.Context, name, actor string) (int, error) {
+	var ids []string
+	if err := s.db.WithContext(ctx).Model(&models.APIKey{}).Where("name = ? AND revoked_at IS NULL", name).Pluck("id", &ids).Error; err != nil {
+		return 0, fmt.Errorf("find keys: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := s.RevokeKey(ctx, id, actor); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // CreditInput funds a merchant: money arriving from outside (a deposit settled elsewhere).
@@ -258,6 +296,10 @@ func (s *Accounts) Credit(ctx context.Context, in CreditInput) (Credit, error) {
 			return err
 		}
 		if err := creditFunds(tx, in.MerchantID, in.Token, in.Amount, now); err != nil {
+			return err
+		}
+		if err := recordAction(tx, in.Actor, ActionCredit, "merchant", in.MerchantID, map[string]any{
+			"journalId": out.JournalID, "token": in.Token, "amount": in.Amount.String(), "reference": in.Reference}, now); err != nil {
 			return err
 		}
 		return tx.Raw(`SELECT token, available, pending FROM balances WHERE merchant_id = ? AND token = ?`, in.MerchantID, in.Token).Scan(&out.Balance).Error

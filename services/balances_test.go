@@ -27,7 +27,7 @@ func TestConcurrentBalanceReadsGetTheirOwnRows(t *testing.T) {
 	ids := make([]string, merchants)
 	want := make(map[string]decimal.Decimal, merchants) // USDT credited; merchant 0 gets nothing
 	for i := range merchants {
-		m, err := accounts.CreateMerchant(ctx, "m")
+		m, err := accounts.CreateMerchant(ctx, "m", "test")
 		if err != nil {
 			t.Fatal(err)
 		}

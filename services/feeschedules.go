@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -105,17 +106,15 @@ func (s *FeeSchedules) Set(ctx context.Context, in SetInput) (models.FeeSchedule
 		if res.Error != nil {
 			return fmt.Errorf("read fee schedule: %w", res.Error)
 		}
-		var oldJSON []byte
+		var oldValue any // null for a schedule set for the first time
 		if res.RowsAffected == 1 {
-			oldJSON = scheduleJSON(old)
+			oldValue = scheduleJSON(old)
 		}
 		if err := tx.Save(&next).Error; err != nil {
 			return fmt.Errorf("save fee schedule: %w", err)
 		}
-		return tx.Create(&models.FeeScheduleChange{
-			ID: newChangeID(), Scope: scope, ChangedBy: in.Actor, ChangedAt: next.UpdatedAt,
-			OldValue: oldJSON, NewValue: scheduleJSON(next),
-		}).Error
+		return recordAction(tx, in.Actor, ActionFeeScheduleSet, "fee_schedule", scope,
+			map[string]any{"old": oldValue, "new": scheduleJSON(next)}, next.UpdatedAt)
 	})
 	if err == nil {
 		s.catalog.invalidate()
@@ -123,19 +122,34 @@ func (s *FeeSchedules) Set(ctx context.Context, in SetInput) (models.FeeSchedule
 	return next, err
 }
 
-// History returns the latest fee changes, newest first.
-func (s *FeeSchedules) History(ctx context.Context, limit int) ([]models.FeeScheduleChange, error) {
-	changes := []models.FeeScheduleChange{}
-	if err := s.db.WithContext(ctx).Order("changed_at DESC, id DESC").Limit(limit).Find(&changes).Error; err != nil {
+// FeeChange is one fee schedule change of the audit trail.
+type FeeChange struct {
+	ID        string
+	Scope     string
+	ChangedBy string
+	ChangedAt time.Time
+	Old, New  json.RawMessage // Old is null for a schedule's first setting
+}
+
+// History returns the latest fee changes, newest first, from the audit trail.
+func (s *FeeSchedules) History(ctx context.Context, limit int) ([]FeeChange, error) {
+	var actions []models.AdminAction
+	if err := s.db.WithContext(ctx).Where("action = ?", ActionFeeScheduleSet).
+		Order("created_at DESC, id DESC").Limit(limit).Find(&actions).Error; err != nil {
 		return nil, fmt.Errorf("list fee changes: %w", err)
+	}
+	changes := make([]FeeChange, len(actions))
+	for i, a := range actions {
+		var d struct{ Old, New json.RawMessage }
+		if err := json.Unmarshal(a.Details, &d); err != nil {
+			return nil, fmt.Errorf("fee change %s: %w", a.ID, err)
+		}
+		changes[i] = FeeChange{ID: a.ID, Scope: a.TargetID, ChangedBy: a.Actor, ChangedAt: a.CreatedAt, Old: d.Old, New: d.New}
 	}
 	return changes, nil
 }
 
 // scheduleJSON is the audit form of a schedule, with amounts as strings.
-func scheduleJSON(fs models.FeeSchedule) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"baseFee": fs.BaseFee.String(), "markupRate": fs.MarkupRate.String(), "enabled": fs.Enabled,
-	})
-	return b
+func scheduleJSON(fs models.FeeSchedule) map[string]any {
+	return map[string]any{"baseFee": fs.BaseFee.String(), "markupRate": fs.MarkupRate.String(), "enabled": fs.Enabled}
 }

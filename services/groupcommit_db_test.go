@@ -23,7 +23,7 @@ func TestGroupGivesEachItemItsOwnAnswer(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	clock := services.Clock(func() time.Time { return f.now })
-	guarded, err := services.NewAccounts(f.db, clock).CreateMerchant(ctx, "Guarded")
+	guarded, err := services.NewAccounts(f.db, clock).CreateMerchant(ctx, "Guarded", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +78,14 @@ func TestGroupDebitsPerBalance(t *testing.T) {
 	ctx := context.Background()
 	clock := services.Clock(func() time.Time { return f.now })
 	accounts := services.NewAccounts(f.db, clock)
-	fits, err := accounts.CreateMerchant(ctx, "Fits")
+	fits, err := accounts.CreateMerchant(ctx, "Fits", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := accounts.Credit(ctx, services.CreditInput{MerchantID: fits.ID, Token: "USDT", Amount: decimal.NewFromInt(100), Reference: "seed", Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	empty, err := accounts.CreateMerchant(ctx, "Empty")
+	empty, err := accounts.CreateMerchant(ctx, "Empty", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

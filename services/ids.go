@@ -32,10 +32,29 @@ func newMerchantID() string   { return "mer_" + randomBase62(16) }
 func newAPIKeyID() string     { return "key_" + randomBase62(16) }
 func newJournalID() string    { return "jrn_" + randomBase62(20) }
 func newEntryID() string      { return "ent_" + randomBase62(20) }
-func newChangeID() string     { return "fch_" + randomBase62(16) }
 
-// newAPIKeySecret returns a plaintext API key (238 bits of entropy).
-func newAPIKeySecret() string { return "wk_" + randomBase62(40) }
+// API keys are "wk_" and 40 base62 characters (238 bits of entropy).
+const (
+	apiKeyPrefix = "wk_"
+	apiKeyLength = len(apiKeyPrefix) + 40
+)
+
+// newAPIKeySecret returns a plaintext API key.
+func newAPIKeySecret() string { return apiKeyPrefix + randomBase62(apiKeyLength-len(apiKeyPrefix)) }
+
+// isAPIKeyShaped reports whether s has the form of a key newAPIKeySecret makes, so that
+// any other string is refused without a database lookup.
+func isAPIKeyShaped(s string) bool {
+	if len(s) != apiKeyLength || s[:len(apiKeyPrefix)] != apiKeyPrefix {
+		return false
+	}
+	for i := len(apiKeyPrefix); i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
 
 // HashAPIKey is the only form in which a key is stored or looked up.
 func HashAPIKey(plaintext string) []byte {

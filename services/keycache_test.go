@@ -24,12 +24,12 @@ func TestKeyCacheRevocationFeed(t *testing.T) {
 	serving.CacheKeys(ttl)
 	admin := services.NewAccounts(db, clock.Now)
 
-	m, err := admin.CreateMerchant(ctx, "Acme")
+	m, err := admin.CreateMerchant(ctx, "Acme", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	issue := func() services.IssuedKey {
-		k, err := admin.CreateMerchantKey(ctx, m.ID, "k", models.ScopeReadWrite)
+		k, err := admin.CreateMerchantKey(ctx, m.ID, "k", models.ScopeReadWrite, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestKeyCacheRevocationFeed(t *testing.T) {
 	if err := auth(revoked); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.RevokeKey(ctx, revoked.ID); err != nil {
+	if _, err := admin.RevokeKey(ctx, revoked.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	poll()

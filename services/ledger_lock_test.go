@@ -24,7 +24,7 @@ func TestConcurrentBalanceMovesDoNotDeadlock(t *testing.T) {
 	accounts := services.NewAccounts(f.db, clock)
 	totals := map[[2]string]decimal.Decimal{}
 	for i := range 100 {
-		m, err := accounts.CreateMerchant(ctx, fmt.Sprintf("m%d", i))
+		m, err := accounts.CreateMerchant(ctx, fmt.Sprintf("m%d", i), "test")
 		if err != nil {
 			t.Fatal(err)
 		}

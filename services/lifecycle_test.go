@@ -29,7 +29,7 @@ func newFixture(t *testing.T) fixture {
 	clock := services.Clock(func() time.Time { return now })
 	v, _ := address.NewValidator("mainnet")
 	accounts := services.NewAccounts(db, clock)
-	m, err := accounts.CreateMerchant(context.Background(), "Acme")
+	m, err := accounts.CreateMerchant(context.Background(), "Acme", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

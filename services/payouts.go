@@ -3,7 +3,6 @@ package services
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -327,10 +326,4 @@ func (p *Payouts) Flag(ctx context.Context, batchID string, cause error) error {
 	}
 	p.logger.ErrorContext(ctx, "payout batch needs review; funds stay locked", "batch", batchID, "error", cause.Error())
 	return nil
-}
-
-// recordAction appends to the admin audit trail in the caller's transaction.
-func recordAction(tx *gorm.DB, actor, action, targetType, targetID string, details map[string]any, now time.Time) error {
-	b, _ := json.Marshal(details)
-	return tx.Create(&models.AdminAction{ID: newActionID(), Actor: actor, Action: action, TargetType: targetType, TargetID: targetID, Details: b, CreatedAt: now}).Error
 }

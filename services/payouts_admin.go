@@ -3,11 +3,15 @@ package services
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/payouts"
 )
 
 // BatchView is a batch with its withdrawals.
@@ -86,7 +90,9 @@ func (r Resolution) validate(allowRetry bool) error {
 }
 
 // ResolveWithdrawal settles one processing withdrawal of a batch flagged for review.
-// Withdrawals of batches still handled by the worker cannot be resolved by hand.
+// Withdrawals of batches still handled by the worker cannot be resolved by hand. The
+// batch row is locked first, so a resolution and a batch retry (or two resolutions)
+// take turns, and every update is guarded on the status it expects.
 func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution) (models.Withdrawal, error) {
 	if err := r.validate(false); err != nil {
 		return models.Withdrawal{}, err
@@ -100,7 +106,12 @@ func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("withdrawal %s: %w", id, ErrNotFound)
 		}
-		if err := p.requireFlagged(tx, w); err != nil {
+		notFlagged := &InvalidStateError{ID: w.ID, Status: string(w.Status),
+			Message: fmt.Sprintf("Withdrawal %s is %s; only processing withdrawals of a batch flagged for review can be resolved", w.ID, w.Status)}
+		if w.BatchID == nil {
+			return notFlagged
+		}
+		if _, err := lockFlaggedBatch(tx, *w.BatchID, notFlagged); err != nil {
 			return err
 		}
 		now := p.clock.now()
@@ -113,31 +124,34 @@ func (p *Payouts) ResolveWithdrawal(ctx context.Context, id string, r Resolution
 }
 
 // ResolveBatch applies a decision to every open withdrawal of a flagged batch, or
-// queues it for another submission under the same batch id ("retry").
+// queues it for another submission under the same batch id ("retry"). A retry is
+// refused once any of the batch's withdrawals was resolved by hand: resubmitted, the
+// batch could pay an item whose funds were already released, or pay a second time one
+// an admin confirmed as paid elsewhere.
 func (p *Payouts) ResolveBatch(ctx context.Context, batchID string, r Resolution) (BatchView, error) {
 	if err := r.validate(true); err != nil {
 		return BatchView{}, err
 	}
 	err := p.balanceTx(ctx, p.db, func(tx *gorm.DB) error {
-		var batch models.PayoutBatch
-		res := tx.Where("id = ?", batchID).Limit(1).Find(&batch)
-		if res.Error != nil {
-			return fmt.Errorf("resolve batch: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
-		}
-		if batch.Status != models.BatchNeedsReview {
-			return &InvalidStateError{ID: batchID, Status: string(batch.Status),
-				Message: fmt.Sprintf("Batch %s is %s; only batches flagged for review (needs_review) can be resolved", batchID, batch.Status)}
+		batch, err := lockFlaggedBatch(tx, batchID, nil)
+		if err != nil {
+			return err
 		}
 		now := p.clock.now()
 		if r.Action == "retry" {
-			if err := tx.Model(&models.PayoutBatch{}).Where("id = ?", batchID).UpdateColumns(map[string]any{
-				"status": models.BatchSubmitting, "flagged_at": nil, "updated_at": now}).Error; err != nil {
-				return fmt.Errorf("retry batch: %w", err)
+			if batch.ManualResolutions > 0 {
+				return &InvalidStateError{ID: batchID, Status: string(batch.Status),
+					Message: fmt.Sprintf("Batch %s cannot be resubmitted: %d of its withdrawals were resolved by hand; resolve the others by hand too", batchID, batch.ManualResolutions)}
 			}
-			if err := recordAction(tx, r.Actor, "batch.retry", "payout_batch", batchID, map[string]any{}, now); err != nil {
+			res := tx.Model(&models.PayoutBatch{}).Where("id = ? AND status = ? AND manual_resolutions = 0", batchID, models.BatchNeedsReview).
+				UpdateColumns(map[string]any{"status": models.BatchSubmitting, "flagged_at": nil, "updated_at": now})
+			if res.Error != nil {
+				return fmt.Errorf("retry batch: %w", res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("retry batch %s: the locked batch changed", batchID)
+			}
+			if err := recordAction(tx, r.Actor, ActionBatchRetry, "payout_batch", batchID, map[string]any{}, now); err != nil {
 				return err
 			}
 			return p.enqueue(ctx, tx, SubmitBatchArgs{BatchID: batchID}, nil)
@@ -169,20 +183,29 @@ func (p *Payouts) batchView(ctx context.Context, batchID string) (BatchView, err
 	return v, err
 }
 
-func (p *Payouts) requireFlagged(tx *gorm.DB, w models.Withdrawal) error {
-	notFlagged := &InvalidStateError{ID: w.ID, Status: string(w.Status),
-		Message: fmt.Sprintf("Withdrawal %s is %s; only processing withdrawals of a batch flagged for review can be resolved", w.ID, w.Status)}
-	if w.Status != models.StatusProcessing || w.BatchID == nil {
-		return notFlagged
+// lockFlaggedBatch locks a batch row for the rest of the transaction and checks that it
+// is flagged for review. notFlagged, when given, is the error for a batch in any other
+// state (the caller's wording); nil words it for the batch.
+func lockFlaggedBatch(tx *gorm.DB, batchID string, notFlagged error) (models.PayoutBatch, error) {
+	var batch models.PayoutBatch
+	res := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", batchID).Limit(1).Find(&batch)
+	if res.Error != nil {
+		return batch, fmt.Errorf("lock batch %s: %w", batchID, res.Error)
 	}
-	var status models.BatchStatus
-	if err := tx.Raw(`SELECT status FROM payout_batches WHERE id = ?`, *w.BatchID).Scan(&status).Error; err != nil {
-		return fmt.Errorf("read batch: %w", err)
+	if res.RowsAffected == 0 {
+		if notFlagged != nil {
+			return batch, notFlagged
+		}
+		return batch, fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
 	}
-	if status != models.BatchNeedsReview {
-		return notFlagged
+	if batch.Status != models.BatchNeedsReview {
+		if notFlagged != nil {
+			return batch, notFlagged
+		}
+		return batch, &InvalidStateError{ID: batchID, Status: string(batch.Status),
+			Message: fmt.Sprintf("Batch %s is %s; only batches flagged for review (needs_review) can be resolved", batchID, batch.Status)}
 	}
-	return nil
+	return batch, nil
 }
 
 func (p *Payouts) resolveOne(ctx context.Context, tx *gorm.DB, w *models.Withdrawal, r Resolution, now time.Time) error {
@@ -201,12 +224,17 @@ func (p *Payouts) resolveOne(ctx context.Context, tx *gorm.DB, w *models.Withdra
 	if err := transition(ctx, tx, p.outbox, w, c, now); err != nil {
 		return err
 	}
-	return recordAction(tx, r.Actor, "withdrawal."+r.Action, "withdrawal", w.ID, details, now)
+	if err := tx.Exec(`UPDATE payout_batches SET manual_resolutions = manual_resolutions + 1, updated_at = ?
+		WHERE id = ? AND status = 'needs_review'`, now, *w.BatchID).Error; err != nil {
+		return fmt.Errorf("count resolution: %w", err)
+	}
+	return recordAction(tx, r.Actor, actionWithdrawalPrefix+r.Action, "withdrawal", w.ID, details, now)
 }
 
+// completeIfSettled closes a flagged batch once no withdrawal of it is processing.
 func (p *Payouts) completeIfSettled(tx *gorm.DB, batchID string, now time.Time) error {
 	return tx.Exec(`UPDATE payout_batches SET status = 'completed', completed_at = ?, updated_at = ?
-		WHERE id = ? AND NOT EXISTS (SELECT 1 FROM withdrawals WHERE batch_id = ? AND status = 'processing')`,
+		WHERE id = ? AND status = 'needs_review' AND NOT EXISTS (SELECT 1 FROM withdrawals WHERE batch_id = ? AND status = 'processing')`,
 		now, now, batchID, batchID).Error
 }
 
@@ -214,9 +242,33 @@ func (p *Payouts) completeIfSettled(tx *gorm.DB, batchID string, now time.Time) 
 // operator who has just resolved an incident, and for measuring settlement.
 func (p *Payouts) RunNow(ctx context.Context, actor string) error {
 	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := recordAction(tx, actor, "payouts.run", "payouts", "all", map[string]any{}, p.clock.now()); err != nil {
+		if err := recordAction(tx, actor, ActionPayoutsRun, "payouts", "all", map[string]any{}, p.clock.now()); err != nil {
 			return err
 		}
 		return p.outbox.enqueue(ctx, tx, PayoutTickArgs{}, nil)
+	})
+}
+
+// SandboxFault is the incident the sandbox rehearses while the service runs ("": none).
+// SANDBOX_FAULT, when set, takes precedence over it.
+func (p *Payouts) SandboxFault(ctx context.Context) (string, error) {
+	var fault string
+	if err := p.db.WithContext(ctx).Raw(`SELECT fault FROM sandbox_settings`).Scan(&fault).Error; err != nil {
+		return "", fmt.Errorf("sandbox settings: %w", err)
+	}
+	return fault, nil
+}
+
+// SetSandboxFault switches the sandbox's rehearsed incident on every instance, audited.
+func (p *Payouts) SetSandboxFault(ctx context.Context, fault, actor string) error {
+	if fault != "" && !slices.Contains(payouts.Faults, fault) {
+		return invalid(CodeInvalidRequest, "fault", "fault must be empty or one of %s", strings.Join(payouts.Faults, ", "))
+	}
+	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := p.clock.now()
+		if err := tx.Exec(`UPDATE sandbox_settings SET fault = ?, updated_at = ?, updated_by = ?`, fault, now, actor).Error; err != nil {
+			return fmt.Errorf("sandbox settings: %w", err)
+		}
+		return recordAction(tx, actor, ActionSandboxFault, "sandbox", "fault", map[string]any{"fault": fault}, now)
 	})
 }

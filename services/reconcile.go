@@ -20,7 +20,7 @@ func NewLedger(db *gorm.DB, clock Clock) *Ledger { return &Ledger{db: db, clock:
 
 // Discrepancy is one broken ledger invariant.
 type Discrepancy struct {
-	Kind    string // balance_mismatch, negative_balance, unbalanced_journal, mixed_token_journal, token_not_zero
+	Kind    string // balance_mismatch, negative_balance, unbalanced_journal, mixed_token_journal, token_not_zero, count_mismatch
 	Token   string
 	Subject string // merchant id or journal id
 	Detail  string
@@ -105,6 +105,9 @@ func (s *Ledger) Reconcile(ctx context.Context) (Reconciliation, error) {
 					Detail: "entries on accounts of another token"})
 			}
 		}
+		if err := s.checkCounts(tx, &out); err != nil {
+			return err
+		}
 		return s.totals(tx, &out)
 	})
 	if err != nil {
@@ -112,6 +115,29 @@ func (s *Ledger) Reconcile(ctx context.Context) (Reconciliation, error) {
 	}
 	out.OK = len(out.Discrepancies) == 0
 	return out, nil
+}
+
+// checkCounts proves the withdrawal counts kept by the database's triggers equal the
+// withdrawals themselves.
+func (s *Ledger) checkCounts(tx *gorm.DB, out *Reconciliation) error {
+	var rows []struct {
+		MerchantID, Token, Network, Status string
+		Kept, Actual                       int64
+	}
+	if err := tx.Raw(`
+		SELECT merchant_id, token, network, status, COALESCE(c.n, 0) AS kept, COALESCE(w.n, 0) AS actual
+		FROM withdrawal_counts c
+		FULL JOIN (SELECT merchant_id, token, network, status, COUNT(*) AS n FROM withdrawals GROUP BY 1, 2, 3, 4) w
+		USING (merchant_id, token, network, status)
+		WHERE COALESCE(c.n, 0) <> COALESCE(w.n, 0)
+		ORDER BY token, merchant_id, status`).Scan(&rows).Error; err != nil {
+		return fmt.Errorf("reconcile withdrawal counts: %w", err)
+	}
+	for _, r := range rows {
+		out.Discrepancies = append(out.Discrepancies, Discrepancy{Kind: "count_mismatch", Token: r.Token, Subject: r.MerchantID,
+			Detail: fmt.Sprintf("%s withdrawals on %s: %d counted, %d exist", r.Status, r.Network, r.Kept, r.Actual)})
+	}
+	return nil
 }
 
 func (s *Ledger) totals(tx *gorm.DB, out *Reconciliation) error {

@@ -37,31 +37,50 @@ var errDeliveryFailed = errors.New("webhook delivery failed")
 const maxRetryAfter = time.Hour
 
 // Deliver makes one attempt of a delivery and records it. It returns a delay when the
-// receiver asked to wait (429 with Retry-After), errDeliveryFailed when it should be
-// retried, nil when the delivery is settled either way.
+// attempt must wait (the receiver answered 429 with Retry-After, or the merchant already
+// has WebhookConfig.MerchantConcurrency deliveries in flight), errDeliveryFailed when it
+// should be retried, nil when the delivery is settled either way or is being attempted
+// by another job (a retry or a rescued job: at most one attempt is ever in flight).
 func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt bool) (time.Duration, error) {
+	now := s.clock.now()
 	var row struct {
 		models.WebhookEndpoint
-		EventID    string
-		EventType  string
-		Payload    []byte
-		DeliveryOK bool
+		EventID     string
+		EventType   string
+		Payload     []byte
+		Status      models.DeliveryStatus
+		LeasedUntil *time.Time
+		Claimed     bool
 	}
-	// One query for the delivery, its event and its endpoint.
+	// One statement claims the delivery's lease (while it is pending, not leased, and its
+	// merchant is under its cap of deliveries in flight) and reads it with its event and
+	// endpoint as they were before the claim. The cap is read, not locked: instances
+	// claiming for one merchant at the same instant can pass it by one each.
 	res := s.db.WithContext(ctx).Raw(`
-		SELECT ep.*, ev.id AS event_id, ev.type AS event_type, ev.payload, d.status = 'pending' AS delivery_ok
+		WITH claim AS (
+			UPDATE webhook_deliveries d SET lease_until = @until
+			 WHERE d.id = @id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= @now)
+			   AND (SELECT count(*) FROM webhook_deliveries x
+			         WHERE x.merchant_id = d.merchant_id AND x.lease_until > @now) < @cap
+			RETURNING d.id)
+		SELECT ep.*, ev.id AS event_id, ev.type AS event_type, ev.payload, d.status, d.lease_until AS leased_until,
+		       EXISTS (SELECT 1 FROM claim) AS claimed
 		FROM webhook_deliveries d
 		JOIN webhook_events ev ON ev.id = d.event_id
 		JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
-		WHERE d.id = ?`, deliveryID).Scan(&row)
+		WHERE d.id = @id`, map[string]any{"id": deliveryID, "now": now, "until": now.Add(s.leaseFor()), "cap": s.cfg.MerchantConcurrency}).Scan(&row)
 	if res.Error != nil {
 		return 0, fmt.Errorf("load delivery: %w", res.Error)
 	}
-	if res.RowsAffected == 0 || !row.DeliveryOK {
-		return 0, nil
+	switch {
+	case res.RowsAffected == 0 || row.Status != models.DeliveryPending:
+		return 0, nil // gone or settled
+	case !row.Claimed && row.LeasedUntil != nil && row.LeasedUntil.After(now):
+		return 0, nil // in flight in another job, which owns its retries
+	case !row.Claimed:
+		return s.cfg.Timeout, nil // the merchant's cap: wait for one of its attempts to end
 	}
 	ep := row.WebhookEndpoint
-	now := s.clock.now()
 	if ep.DeletedAt != nil || (ep.DisabledAt != nil && row.EventType != EventPing) {
 		return 0, s.record(ctx, deliveryID, ep.ID, nil, outcome{status: models.DeliveryFailed, reason: "endpoint deleted or disabled"}, now)
 	}
@@ -129,16 +148,24 @@ func (s *Webhooks) decide(ep models.WebhookEndpoint, r webhooks.Result, lastAtte
 	return o
 }
 
+// leaseFor is how long a claimed attempt holds its delivery: the attempt's timeout and
+// the deliver job's own margin. A lease outlives its holder only when the process died;
+// the job River rescues then finds it expired.
+func (s *Webhooks) leaseFor() time.Duration { return s.cfg.Timeout + 10*time.Second }
+
 // record writes the attempt (when one was made), the delivery's new state and the
-// endpoint's health in one transaction.
+// endpoint's health in one transaction, and ends the attempt's lease.
 func (s *Webhooks) record(ctx context.Context, deliveryID, endpointID string, r *webhooks.Result, o outcome, now time.Time) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		updates := map[string]any{"status": o.status, "updated_at": now}
+		updates := map[string]any{"status": o.status, "updated_at": now, "lease_until": nil}
 		if r != nil {
 			a := models.WebhookAttempt{ID: newAttemptID(), DeliveryID: deliveryID, AttemptedAt: now, HTTPStatus: statusOrNil(*r), LatencyMs: int(r.Latency.Milliseconds())}
 			if r.Err != nil {
-				msg := r.Err.Error()
+				// The merchant sees a class; the error itself can name our network's
+				// addresses, so it goes to the log only.
+				msg := webhooks.ErrorClass(r.Err)
 				a.Error = &msg
+				s.logger.WarnContext(ctx, "webhook attempt failed", "delivery", deliveryID, "class", msg, "error", r.Err.Error())
 			} else if r.StatusCode < 200 || r.StatusCode >= 300 {
 				msg := fmt.Sprintf("HTTP %d", r.StatusCode)
 				a.Error = &msg

@@ -1,8 +1,10 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +25,9 @@ type WebhookConfig struct {
 	RotationOverlap  time.Duration // how long the old secret keeps signing
 	RetryBase        time.Duration // first retry delay; grows threefold per attempt
 	RetryMax         time.Duration // cap on one retry delay
+	// MerchantConcurrency caps one merchant's attempts in flight (WEBHOOK_MERCHANT_CONCURRENCY),
+	// so a receiver that hangs holds that many delivery workers at most.
+	MerchantConcurrency int
 }
 
 // maxEndpoints keeps one merchant from fanning every event out to hundreds of URLs.
@@ -36,11 +41,13 @@ type Webhooks struct {
 	outbox  *Outbox
 	sender  webhookSender
 	metrics *metrics.Metrics
+	logger  *slog.Logger
 }
 
 // NewWebhooks wires the webhook use cases.
-func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox, m *metrics.Metrics) *Webhooks {
-	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox, metrics: m,
+func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox, m *metrics.Metrics, logger *slog.Logger) *Webhooks {
+	cfg.MerchantConcurrency = cmp.Or(cfg.MerchantConcurrency, 4)
+	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox, metrics: m, logger: logger,
 		sender: webhookSender{client: webhooks.NewClient(cfg.Timeout, cfg.AllowPrivateURLs)}}
 }
 
@@ -74,6 +81,12 @@ func (s *Webhooks) CreateEndpoint(ctx context.Context, in EndpointInput) (models
 	ep := models.WebhookEndpoint{ID: newEndpointID(), MerchantID: in.MerchantID, URL: in.URL, Description: in.Description,
 		Events: slices.Compact(slices.Sorted(slices.Values(events))), Secret: webhooks.NewSecret(), CreatedAt: s.clock.now()}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Concurrent registrations of one merchant take turns, so the count below cannot
+		// be passed by requests that each saw room for one more. NO KEY UPDATE does not
+		// block the inserts that reference the merchant (withdrawals, deliveries).
+		if err := tx.Exec(`SELECT 1 FROM merchants WHERE id = ? FOR NO KEY UPDATE`, in.MerchantID).Error; err != nil {
+			return fmt.Errorf("lock merchant: %w", err)
+		}
 		var n int64
 		if err := tx.Model(&models.WebhookEndpoint{}).Where("merchant_id = ? AND deleted_at IS NULL", in.MerchantID).Count(&n).Error; err != nil {
 			return fmt.Errorf("count endpoints: %w", err)
@@ -216,26 +229,40 @@ func (s *Webhooks) ListDeliveries(ctx context.Context, f DeliveryFilter) (Page[D
 	return page, nil
 }
 
-// RetryDelivery sends a delivery again now, whatever its state: the same event id and
-// body, so a receiver that already has it deduplicates.
+// RetryDelivery sends a failed delivery again (the same event id and body, so a
+// receiver that already has it deduplicates), on the deliver job's schedule from its
+// first attempt. A delivery still pending (queued, being attempted or waiting for its
+// next attempt) or already succeeded is left as it is: retrying cannot put a second
+// attempt in flight or send a delivered event again. It returns the delivery's state.
 func (s *Webhooks) RetryDelivery(ctx context.Context, merchantID, id string) (models.WebhookDelivery, error) {
 	var d models.WebhookDelivery
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&d)
+		res := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&d)
 		if res.Error != nil {
 			return fmt.Errorf("find delivery: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("delivery %s: %w", id, ErrNotFound)
 		}
+		switch d.Status {
+		case models.DeliveryPending:
+			return nil
+		case models.DeliverySucceeded:
+			return &InvalidStateError{ID: id, Status: string(d.Status), Message: fmt.Sprintf("Delivery %s already succeeded; it is not sent again", id)}
+		}
 		if _, err := s.endpoint(ctx, tx, merchantID, d.EndpointID); err != nil {
 			return &InvalidStateError{ID: id, Status: string(d.Status), Message: "The delivery's endpoint was deleted"}
 		}
 		now := s.clock.now()
-		d.Status, d.UpdatedAt = models.DeliveryPending, now
-		if err := tx.Model(&models.WebhookDelivery{}).Where("id = ?", id).UpdateColumns(map[string]any{"status": d.Status, "updated_at": now}).Error; err != nil {
-			return fmt.Errorf("retry delivery: %w", err)
+		res = tx.Model(&models.WebhookDelivery{}).Where("id = ? AND status = ?", id, models.DeliveryFailed).
+			UpdateColumns(map[string]any{"status": models.DeliveryPending, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("retry delivery: %w", res.Error)
 		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("retry delivery %s: the locked delivery changed", id)
+		}
+		d.Status, d.UpdatedAt = models.DeliveryPending, now
 		return s.outbox.enqueueDelivery(ctx, tx, id)
 	})
 	return d, err

@@ -263,11 +263,45 @@ func canonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	if depth(obj) > maxMetadataDepth {
 		return nil, invalid(CodeInvalidRequest, "metadata", "metadata may nest at most %d levels", maxMetadataDepth)
 	}
-	out, err := json.Marshal(obj)
-	if err != nil {
+	if n, ok := badMetadataNumber(obj); ok {
+		return nil, invalid(CodeInvalidRequest, "metadata", "metadata number %.50s must be a plain decimal of at most %d characters, without exponent; send it as a string", n, maxMetadataNumber)
+	}
+	// Written without HTML escapes: "<" stays one byte instead of six.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(obj); err != nil {
 		return nil, invalid(CodeInvalidRequest, "metadata", "metadata must be valid JSON")
 	}
-	return out, nil
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
+}
+
+// maxMetadataNumber bounds a metadata number's text: a 128-bit integer fits.
+const maxMetadataNumber = 40
+
+// badMetadataNumber finds a number the service could not give back as it was written,
+// at the size it was written: PostgreSQL keeps 1e131071 in a few bytes and writes it out
+// as 131,072 digits, so a small request could make every read of it megabytes long.
+func badMetadataNumber(v any) (string, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, child := range t {
+			if n, bad := badMetadataNumber(child); bad {
+				return n, true
+			}
+		}
+	case []any:
+		for _, child := range t {
+			if n, bad := badMetadataNumber(child); bad {
+				return n, true
+			}
+		}
+	case json.Number:
+		if len(t) > maxMetadataNumber || strings.ContainsAny(string(t), "eE") {
+			return string(t), true
+		}
+	}
+	return "", false
 }
 
 func depth(v any) int {

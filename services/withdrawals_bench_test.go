@@ -25,7 +25,7 @@ func BenchmarkCreate(b *testing.B) {
 	w := services.NewWithdrawals(db, v, time.Now, time.Minute, services.NewOutbox(6))
 	merchants := make([]string, 100)
 	for i := range merchants {
-		m, err := accounts.CreateMerchant(ctx, fmt.Sprintf("bench %d", i))
+		m, err := accounts.CreateMerchant(ctx, fmt.Sprintf("bench %d", i), "test")
 		if err != nil {
 			b.Fatal(err)
 		}

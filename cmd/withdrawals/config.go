@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ type config struct {
 	RateLimitWithdrawalsPerMinute int
 	WhitelistCooldown             time.Duration
 	PprofAddr                     string
+	MetricsAddr                   string
+	AuthFailuresPerMinute         int
+	WebhookMerchantConcurrency    int
 	AuthCacheTTL                  time.Duration
 	BalanceCacheTTL               time.Duration
 }
@@ -85,16 +89,17 @@ func loadConfig() (config, error) {
 	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
 	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 50, &errs)
 	c.PprofAddr = envString("PPROF_ADDR", "")
+	c.MetricsAddr = envString("METRICS_ADDR", "127.0.0.1:9464")
+	c.AuthFailuresPerMinute = envInt("AUTH_FAILURES_PER_MINUTE", 30, &errs)
+	c.WebhookMerchantConcurrency = envInt("WEBHOOK_MERCHANT_CONCURRENCY", 4, &errs)
 	c.AuthCacheTTL = envDuration("AUTH_CACHE_TTL", 2*time.Second, &errs)
 	c.BalanceCacheTTL = envDuration("BALANCE_CACHE_TTL", time.Second, &errs)
 	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
 	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
 	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)
 	c.SandboxFault = envString("SANDBOX_FAULT", "")
-	switch c.SandboxFault {
-	case "", payouts.FaultTimeoutAfterAccept, payouts.FaultUnavailable:
-	default:
-		errs = append(errs, fmt.Errorf("SANDBOX_FAULT=%q: use %s or %s", c.SandboxFault, payouts.FaultTimeoutAfterAccept, payouts.FaultUnavailable))
+	if c.SandboxFault != "" && !slices.Contains(payouts.Faults, c.SandboxFault) {
+		errs = append(errs, fmt.Errorf("SANDBOX_FAULT=%q: use one of %s", c.SandboxFault, strings.Join(payouts.Faults, ", ")))
 	}
 	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
 		c.SandboxFailAddresses = strings.Split(v, ",")

@@ -17,8 +17,15 @@ const demoMerchantName = "Demo Merchant"
 // demoFunding is what the demo merchant starts with, so the README's curl examples work.
 var demoFunding = map[string]string{"BTC": "1", "ETH": "10", "USDT": "10000"}
 
+// demoKeyName names the keys the demo mints, so each start revokes the previous ones.
+const demoKeyName = "demo (make run)"
+
+// demoActor is who the audit trail says seeded the demo.
+const demoActor = "demo-seed"
+
 // seedDemo (DEMO_SEED=true, set by make run) makes sure a funded demo merchant exists
-// and prints a fresh merchant key and admin key for it. For local use only: the keys
+// and prints a fresh merchant key and admin key for it, revoking the keys an earlier
+// start printed: only the keys of the latest start work. For local use only: the keys
 // go to stdout in plain text.
 func seedDemo(ctx context.Context, accounts *services.Accounts, addr string, stdout io.Writer) error {
 	m, found, err := accounts.MerchantByName(ctx, demoMerchantName)
@@ -26,25 +33,28 @@ func seedDemo(ctx context.Context, accounts *services.Accounts, addr string, std
 		return err
 	}
 	if !found {
-		if m, err = accounts.CreateMerchant(ctx, demoMerchantName); err != nil {
+		if m, err = accounts.CreateMerchant(ctx, demoMerchantName, demoActor); err != nil {
 			return err
 		}
 	}
 	for token, amount := range demoFunding {
 		_, err := accounts.Credit(ctx, services.CreditInput{
 			MerchantID: m.ID, Token: token, Amount: decimal.RequireFromString(amount),
-			Reference: "demo-seed-" + token, Actor: "demo-seed",
+			Reference: "demo-seed-" + token, Actor: demoActor,
 		})
 		var conflict *services.ConflictError
 		if err != nil && !errors.As(err, &conflict) { // already funded on an earlier start
 			return err
 		}
 	}
-	merchantKey, err := accounts.CreateMerchantKey(ctx, m.ID, "demo (make run)", models.ScopeReadWrite)
+	if _, err := accounts.RevokeKeysNamed(ctx, demoKeyName, demoActor); err != nil {
+		return err
+	}
+	merchantKey, err := accounts.CreateMerchantKey(ctx, m.ID, demoKeyName, models.ScopeReadWrite, demoActor)
 	if err != nil {
 		return err
 	}
-	adminKey, err := accounts.CreateAdminKey(ctx, "demo (make run)")
+	adminKey, err := accounts.CreateAdminKey(ctx, demoKeyName, models.ScopeReadWrite, demoActor)
 	if err != nil {
 		return err
 	}

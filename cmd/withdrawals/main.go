@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 	"time"
 
@@ -25,13 +26,14 @@ import (
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/migrations"
+	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
 )
 
 const usage = `usage:
   withdrawals serve                          run the HTTP API
   withdrawals migrate                        apply database migrations
-  withdrawals admin create-key --name NAME   create an admin API key and print it
+  withdrawals admin create-key --name NAME [--scope read]   create an admin API key and print it
   withdrawals admin reconcile                check the ledger; exit 1 on any discrepancy
 `
 
@@ -120,6 +122,7 @@ func adminCommand(ctx context.Context, cfg config, args []string, stdout, stderr
 	fs := flag.NewFlagSet("admin create-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "a name that says who or what uses the key")
+	scope := fs.String("scope", "read_write", "read (look, change nothing) or read_write")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -131,13 +134,23 @@ func adminCommand(ctx context.Context, cfg config, args []string, stdout, stderr
 		return err
 	}
 	defer closeDB(db)
-	key, err := services.NewAccounts(db, time.Now).CreateAdminKey(ctx, *name)
+	key, err := services.NewAccounts(db, time.Now).CreateAdminKey(ctx, *name, models.Scope(*scope), cliActor())
 	if err != nil {
 		return err
 	}
 	// Only the key goes to stdout, so scripts can capture it: ADMIN_KEY=$(withdrawals admin create-key --name ops)
 	_, err = fmt.Fprintln(stdout, key.Plaintext)
 	return err
+}
+
+// cliActor is who the audit trail says acted from the command line: the operating
+// system user running it.
+func cliActor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return "cli:" + name
 }
 
 // reconcileCommand prints the reconciliation report as JSON, the same document as

@@ -78,7 +78,7 @@ func TestAdminReconcileExitsNonZeroOnDiscrepancy(t *testing.T) {
 		t.Errorf("report: %s", stdout.String())
 	}
 	accounts := services.NewAccounts(db, time.Now)
-	m, err := accounts.CreateMerchant(context.Background(), "Acme")
+	m, err := accounts.CreateMerchant(context.Background(), "Acme", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,5 +135,64 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("still accepting connections after shutdown")
+	}
+}
+
+// The CLI's keys are audited as the operating system user's, and can be read-only.
+func TestAdminCreateKeyIsAuditedAndScoped(t *testing.T) {
+	db, dbURL := testdb.New(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "create-key", "--name", "dashboards", "--scope", "read"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v (%s)", err, stderr.String())
+	}
+	p, err := services.NewAccounts(db, time.Now).Authenticate(context.Background(), strings.TrimSpace(stdout.String()))
+	if err != nil || p.Role != "admin" || p.Scope != "read" {
+		t.Fatalf("key: %+v %v", p, err)
+	}
+	var audit struct{ Actor, Action, TargetID string }
+	db.Raw(`SELECT actor, action, target_id FROM admin_actions`).Scan(&audit)
+	if !strings.HasPrefix(audit.Actor, "cli:") || audit.Action != "api_key.create" || audit.TargetID != p.KeyID {
+		t.Errorf("audit record %+v", audit)
+	}
+	if err := run(context.Background(), []string{"admin", "create-key", "--name", "x", "--scope", "god"}, &stdout, &stderr); err == nil {
+		t.Error("an unknown scope was accepted")
+	}
+}
+
+// Each start in demo mode prints new keys and revokes those of the start before.
+func TestDemoSeedRevokesTheKeysOfEarlierStarts(t *testing.T) {
+	db, _ := testdb.New(t)
+	accounts := services.NewAccounts(db, time.Now)
+	keys := regexp.MustCompile(`(?m)^  export (MERCHANT|ADMIN)_KEY=(wk_\w+)$`)
+	seed := func() []string {
+		var out bytes.Buffer
+		if err := seedDemo(context.Background(), accounts, "127.0.0.1:8080", &out); err != nil {
+			t.Fatal(err)
+		}
+		var found []string
+		for _, m := range keys.FindAllStringSubmatch(out.String(), -1) {
+			found = append(found, m[2])
+		}
+		if len(found) != 2 {
+			t.Fatalf("demo output: %s", out.String())
+		}
+		return found
+	}
+	first, second := seed(), seed()
+	for _, k := range first {
+		if _, err := accounts.Authenticate(context.Background(), k); !errors.Is(err, services.ErrUnauthorized) {
+			t.Errorf("a key of the first start still works: %v", err)
+		}
+	}
+	for _, k := range second {
+		if _, err := accounts.Authenticate(context.Background(), k); err != nil {
+			t.Errorf("a key of the latest start is refused: %v", err)
+		}
+	}
+	var live int64
+	db.Raw(`SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`).Scan(&live)
+	if live != 2 {
+		t.Errorf("%d live keys after two starts, want 2", live)
 	}
 }

@@ -38,6 +38,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Webhooks: services.WebhookConfig{
 			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
 			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
+			MerchantConcurrency: cfg.WebhookMerchantConcurrency,
 		},
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
@@ -45,6 +46,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		BalanceCacheTTL:               cfg.BalanceCacheTTL,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,
 		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
+		AuthFailuresPerMinute:         cfg.AuthFailuresPerMinute,
 		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,
 		Logger:                        logger,
 	})
@@ -76,6 +78,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, logger)
 	}
+	if cfg.MetricsAddr != "off" {
+		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: metricsMux(a.Metrics), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := metricsSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics listener", "addr", cfg.MetricsAddr, "error", err.Error())
+			}
+		}()
+		defer metricsSrv.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("listening", "addr", cfg.HTTPAddr, "database", database.Redact(cfg.DatabaseURL),
@@ -99,6 +110,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		serveErr = errors.Join(serveErr, fmt.Errorf("job queue shutdown: %w", err))
 	}
 	return serveErr
+}
+
+// metricsMux serves GET /metrics alone: the listener is the operator's, apart from the
+// API, so metrics are reachable only where the operator binds them (METRICS_ADDR).
+func metricsMux(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
 }
 
 // servePprof exposes net/http/pprof on its own listener (PPROF_ADDR, off by default),

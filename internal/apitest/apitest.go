@@ -27,6 +27,7 @@ import (
 	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/internal/testdb"
+	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/payouts"
 	"github.com/paycore/withdrawals/services"
 )
@@ -45,8 +46,9 @@ type Options struct {
 	Sandbox           payouts.SandboxConfig
 	Webhooks          services.WebhookConfig
 	WhitelistCooldown time.Duration
-	// RateLimit and RateLimitWithdrawals are per minute; tests default to 100,000.
-	RateLimit, RateLimitWithdrawals int
+	// RateLimit, RateLimitWithdrawals and AuthFailures are per minute; tests default
+	// to 100,000.
+	RateLimit, RateLimitWithdrawals, AuthFailures int
 	// LogTo receives the service's JSON log at debug level instead of the test log.
 	LogTo io.Writer
 	// Clock replaces the wall clock for the whole service.
@@ -57,13 +59,15 @@ type Options struct {
 
 // Env is one running service with its own database.
 type Env struct {
-	T        testing.TB
-	URL      string
-	DB       *gorm.DB
-	App      *app.App
-	Accounts *services.Accounts
-	AdminKey string
-	client   *http.Client
+	T   testing.TB
+	URL string
+	// MetricsURL serves the metrics listener's handler (METRICS_ADDR in the binary).
+	MetricsURL string
+	DB         *gorm.DB
+	App        *app.App
+	Accounts   *services.Accounts
+	AdminKey   string
+	client     *http.Client
 }
 
 // New starts the service for t on a fresh database, with an admin key ready.
@@ -76,7 +80,7 @@ func New(t testing.TB, opts ...func(*Options)) *Env {
 func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	t.Helper()
 	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond,
-		RateLimit: 100_000, RateLimitWithdrawals: 100_000,
+		RateLimit: 100_000, RateLimitWithdrawals: 100_000, AuthFailures: 100_000,
 		// Receivers in tests listen on 127.0.0.1, so private URLs are allowed here.
 		Webhooks: services.WebhookConfig{AllowPrivateURLs: true, Timeout: 2 * time.Second, DisableAfter: 72 * time.Hour,
 			RotationOverlap: 24 * time.Hour, RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}}
@@ -107,6 +111,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		BalanceCacheTTL:               time.Minute,
 		RateLimitPerMinute:            o.RateLimit,
 		RateLimitWithdrawalsPerMinute: o.RateLimitWithdrawals,
+		AuthFailuresPerMinute:         o.AuthFailures,
 		WebhookWorkers:                4,
 		WebhookMaxAttempts:            6,
 		Logger:                        logger,
@@ -116,13 +121,15 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	admin, err := a.Accounts.CreateAdminKey(context.Background(), "test admin")
+	metricsSrv := httptest.NewServer(a.Metrics)
+	t.Cleanup(metricsSrv.Close)
+	admin, err := a.Accounts.CreateAdminKey(context.Background(), "test admin", models.ScopeReadWrite, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 128
-	env := &Env{T: t, URL: srv.URL, DB: db, App: a, Accounts: a.Accounts, AdminKey: admin.Plaintext,
+	env := &Env{T: t, URL: srv.URL, MetricsURL: metricsSrv.URL, DB: db, App: a, Accounts: a.Accounts, AdminKey: admin.Plaintext,
 		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	if o.StartJobs {
 		env.StartJobs()

@@ -45,6 +45,8 @@ type Config struct {
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
+	// AuthFailuresPerMinute is per client address and instance.
+	AuthFailuresPerMinute int
 	// Provider is the payment service; nil means the sandbox configured by Sandbox.
 	Provider payouts.Provider
 	Sandbox  payouts.SandboxConfig
@@ -62,6 +64,8 @@ type App struct {
 	Provider    payouts.Provider
 	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
 	Handler     http.Handler
+	// Metrics serves GET /metrics, on a listener of its own (METRICS_ADDR).
+	Metrics http.Handler
 }
 
 // New wires the service on db.
@@ -90,7 +94,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Accounts:    services.NewAccounts(db, cfg.Clock),
 		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval, outbox),
 		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox, m),
-		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox, m),
+		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox, m, cfg.Logger),
 		Ledger:      services.NewLedger(db, cfg.Clock),
 		Provider:    provider,
 	}
@@ -121,15 +125,18 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Webhooks:     a.Webhooks,
 		Ledger:       a.Ledger,
 		Whitelist:    services.NewWhitelist(db, validator, cfg.Clock, cfg.WhitelistCooldown),
+		AuditLog:     services.NewAuditLog(db),
 		RateLimits: handlers.RateLimits{
-			All:         ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
-			Withdrawals: ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
+			All:          ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
+			Withdrawals:  ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
+			AuthFailures: ratelimit.New(cfg.AuthFailuresPerMinute, cfg.Clock),
 		},
 		Metrics: m,
 		Ready:   sqlDB.PingContext,
 		OpenAPI: withdrawals.OpenAPI,
 		Logger:  cfg.Logger,
 	})
+	a.Metrics = m.Handler()
 	return a, nil
 }
 

@@ -71,6 +71,17 @@ func TakeAll(key string, limiters ...*Limiter) Decision {
 	return report
 }
 
+// Peek reports whether key's bucket holds a token, without taking it: for limits that
+// count failures, checked before the work and spent only when it fails.
+func (l *Limiter) Peek(key string) Decision {
+	if l == nil || l.perMinute <= 0 {
+		return Decision{Allowed: true}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peek(key)
+}
+
 // peek refills key's bucket and says whether a token is there, without taking it.
 // The caller holds l.mu.
 func (l *Limiter) peek(key string) Decision {

@@ -1,0 +1,137 @@
+-- +goose Up
+-- Hardening: an append-only audit trail of every admin action, withdrawal counts kept in
+-- the transactions that change them, at most one attempt in flight per webhook delivery,
+-- manual resolutions counted on their batch, and the sandbox's fault switch.
+
+-- +goose StatementBegin
+-- forbid_change makes a table append-only whatever the code or an operator's SQL does:
+-- rows can be inserted, never updated, deleted or truncated.
+CREATE FUNCTION forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+-- +goose StatementEnd
+
+-- The audit trail: who (an API key id, or "cli:<user>"), what, when, on what, details.
+-- Fee schedule changes, kept apart until now, join it: one trail to read and to protect.
+INSERT INTO admin_actions (id, actor, action, target_type, target_id, details, created_at)
+SELECT 'act_' || substr(id, 5), changed_by, 'fee_schedule.set', 'fee_schedule', scope,
+       jsonb_build_object('old', old_value, 'new', new_value), changed_at
+  FROM fee_schedule_changes;
+DROP TABLE fee_schedule_changes;
+CREATE INDEX admin_actions_created_idx ON admin_actions (created_at DESC, id DESC);
+CREATE INDEX admin_actions_action_idx ON admin_actions (action, created_at DESC, id DESC);
+CREATE INDEX admin_actions_actor_idx ON admin_actions (actor, created_at DESC, id DESC);
+
+CREATE TRIGGER admin_actions_append_only BEFORE UPDATE OR DELETE ON admin_actions
+    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+CREATE TRIGGER admin_actions_no_truncate BEFORE TRUNCATE ON admin_actions
+    FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+-- The ledger has always been append-only by convention; now the database says so.
+CREATE TRIGGER ledger_journals_append_only BEFORE UPDATE OR DELETE ON ledger_journals
+    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+CREATE TRIGGER ledger_journals_no_truncate BEFORE TRUNCATE ON ledger_journals
+    FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+
+-- Withdrawals per merchant, token, network and status, changed by the statement that
+-- changes the withdrawals (statement-level triggers over transition tables, so a batch
+-- of 500 is one upsert). /metrics reads these instead of counting the history. Rows are
+-- upserted in key order, so two transactions lock shared rows in the same order.
+CREATE TABLE withdrawal_counts (
+    merchant_id text   NOT NULL,
+    token       text   NOT NULL,
+    network     text   NOT NULL,
+    status      text   NOT NULL,
+    n           bigint NOT NULL, -- a signed delta is upserted; reconciliation proves n exact
+    PRIMARY KEY (merchant_id, token, network, status)
+);
+INSERT INTO withdrawal_counts (merchant_id, token, network, status, n)
+SELECT merchant_id, token, network, status, count(*) FROM withdrawals GROUP BY 1, 2, 3, 4;
+
+-- +goose StatementBegin
+CREATE FUNCTION count_withdrawals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
+        SELECT merchant_id, token, network, status, count(*) FROM new_rows
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
+        SELECT merchant_id, token, network, status, -count(*) FROM old_rows
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSE
+        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
+        SELECT merchant_id, token, network, status, sum(k) FROM (
+            SELECT o.merchant_id, o.token, o.network, o.status, -1 AS k
+              FROM old_rows o JOIN new_rows w ON w.id = o.id WHERE w.status <> o.status
+            UNION ALL
+            SELECT w.merchant_id, w.token, w.network, w.status, 1
+              FROM old_rows o JOIN new_rows w ON w.id = o.id WHERE w.status <> o.status
+        ) d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER withdrawals_counted_insert AFTER INSERT ON withdrawals
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
+CREATE TRIGGER withdrawals_counted_update AFTER UPDATE ON withdrawals
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
+CREATE TRIGGER withdrawals_counted_delete AFTER DELETE ON withdrawals
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
+
+-- A delivery attempt holds a lease while it is in flight: a second job for the same
+-- delivery (a retry, a rescued job) finds it taken and does nothing, and a merchant's
+-- leases are counted to cap its deliveries in flight.
+ALTER TABLE webhook_deliveries ADD COLUMN lease_until timestamptz;
+CREATE INDEX webhook_deliveries_leased_idx ON webhook_deliveries (merchant_id, lease_until) WHERE lease_until IS NOT NULL;
+
+-- A batch some of whose withdrawals an admin settled by hand is never resubmitted: the
+-- provider could pay an item whose funds were already released.
+ALTER TABLE payout_batches ADD COLUMN manual_resolutions int NOT NULL DEFAULT 0;
+
+-- The sandbox's fault, switchable while the service runs (PUT /api/admin/sandbox), so
+-- an incident can be rehearsed without a restart. One row.
+CREATE TABLE sandbox_settings (
+    id         boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    fault      text        NOT NULL DEFAULT '' CHECK (fault IN ('', 'timeout_after_accept', 'unavailable', 'stall')),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by text        NOT NULL DEFAULT 'migration'
+);
+INSERT INTO sandbox_settings DEFAULT VALUES;
+
+-- +goose Down
+DROP TABLE sandbox_settings;
+ALTER TABLE payout_batches DROP COLUMN manual_resolutions;
+DROP INDEX webhook_deliveries_leased_idx;
+ALTER TABLE webhook_deliveries DROP COLUMN lease_until;
+DROP TRIGGER withdrawals_counted_insert ON withdrawals;
+DROP TRIGGER withdrawals_counted_update ON withdrawals;
+DROP TRIGGER withdrawals_counted_delete ON withdrawals;
+DROP FUNCTION count_withdrawals();
+DROP TABLE withdrawal_counts;
+DROP TRIGGER ledger_entries_no_truncate ON ledger_entries;
+DROP TRIGGER ledger_entries_append_only ON ledger_entries;
+DROP TRIGGER ledger_journals_no_truncate ON ledger_journals;
+DROP TRIGGER ledger_journals_append_only ON ledger_journals;
+DROP TRIGGER admin_actions_no_truncate ON admin_actions;
+DROP TRIGGER admin_actions_append_only ON admin_actions;
+DROP INDEX admin_actions_actor_idx, admin_actions_action_idx, admin_actions_created_idx;
+CREATE TABLE fee_schedule_changes (
+    id         text        PRIMARY KEY,
+    scope      text        NOT NULL,
+    changed_by text        NOT NULL,
+    changed_at timestamptz NOT NULL,
+    old_value  jsonb,
+    new_value  jsonb       NOT NULL
+);
+DROP FUNCTION forbid_change();
