@@ -19,28 +19,28 @@ run: ## Run the service on 127.0.0.1:8080 (local database, demo merchant and key
 		go run ./cmd/withdrawals serve
 
 test: ## Run the whole test suite against a real PostgreSQL
-	@$(WITH_TEST_DB); go test -race -count=1 ./...
+	@$(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck and the OpenAPI lint (Redocly recommended rules)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
-	go vet ./...
-	go run $(STATICCHECK) ./...
+	go vet ./... && cd bench && go vet ./...
+	go run $(STATICCHECK) ./... && cd bench && go run $(STATICCHECK) ./...
 	npx --yes $(REDOCLY) lint openapi.yaml
 
 bench: ## Load-test the real binary against the pgbench reference (a few minutes, loopback only)
-	@scripts/bench.sh
+	@bench/scripts/bench.sh
 
 ceiling: ## What bare Echo servers reach on the balance read, next to the pgbench reference (a minute, loopback only)
-	@scripts/ceiling.sh
+	@bench/scripts/ceiling.sh
 
 pgcost: ## PostgreSQL's CPU per withdrawal, the service's SQL against the reference's (a minute, loopback only)
-	@scripts/pgcost.sh
+	@bench/scripts/pgcost.sh
 
 microbench: ## Go benchmarks: fee calculation, address checks, withdrawal creation in-process
 	@$(WITH_TEST_DB); go test -run '^$$' -bench . -benchmem ./...
 
-chaos: ## Faults under load against the real binary, then every invariant checked (a few minutes, loopback only)
-	@scripts/chaos.sh
+chaos: ## Faults under load against the real binary on its own PostgreSQL cluster, then every invariant checked (about five minutes, loopback only)
+	@bench/scripts/chaos.sh
 
 fuzz: ## Fuzz amount parsing and formatting, addresses, request bodies (field names, NUL, duplicates), metadata, filters and webhook signatures (FUZZTIME each, default 30s)
 	@for t in "FuzzParseAmount ./models" "FuzzFormatAmount ./models" "FuzzValidate ./services/address" "FuzzBindJSON ./handlers" \

@@ -327,11 +327,11 @@ func TestContinuouslyFailingEndpointIsDisabled(t *testing.T) {
 
 	// The worker's attempts, driven directly (jobs not started).
 	ctx := t.Context()
-	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err == nil {
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, 1, false); err == nil {
 		t.Fatal("a 503 was not reported for retry")
 	}
 	advance(71 * time.Hour)
-	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err == nil {
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, 1, false); err == nil {
 		t.Fatal("disabled too early")
 	}
 	var list struct {
@@ -342,7 +342,7 @@ func TestContinuouslyFailingEndpointIsDisabled(t *testing.T) {
 		t.Errorf("after 71h: %+v", list)
 	}
 	advance(2 * time.Hour)
-	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, false); err != nil {
+	if _, err := env.App.Webhooks.Deliver(ctx, deliveryID, 1, false); err != nil {
 		t.Fatalf("the last attempt should settle the delivery: %v", err)
 	}
 	var after struct{ Endpoints []endpoint }

@@ -89,11 +89,11 @@ CREATE TRIGGER withdrawals_counted_update AFTER UPDATE ON withdrawals
 CREATE TRIGGER withdrawals_counted_delete AFTER DELETE ON withdrawals
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
 
--- A delivery attempt holds a lease while it is in flight: a second job for the same
--- delivery (a retry, a rescued job) finds it taken and does nothing, and a merchant's
--- leases are counted to cap its deliveries in flight.
-ALTER TABLE webhook_deliveries ADD COLUMN lease_until timestamptz;
-CREATE INDEX webhook_deliveries_leased_idx ON webhook_deliveries (merchant_id, lease_until) WHERE lease_until IS NOT NULL;
+-- A delivery attempt holds a lease while it is in flight, owned by its River job: any
+-- other job for the same delivery (a rescued one, one of an older release) finds it
+-- taken and waits; the owner's own next attempt takes it again even when a lost
+-- connection kept the last attempt from ending it.
+ALTER TABLE webhook_deliveries ADD COLUMN lease_until timestamptz, ADD COLUMN lease_job bigint;
 
 -- A batch some of whose withdrawals an admin settled by hand is never resubmitted: the
 -- provider could pay an item whose funds were already released.
@@ -112,8 +112,7 @@ INSERT INTO sandbox_settings DEFAULT VALUES;
 -- +goose Down
 DROP TABLE sandbox_settings;
 ALTER TABLE payout_batches DROP COLUMN manual_resolutions;
-DROP INDEX webhook_deliveries_leased_idx;
-ALTER TABLE webhook_deliveries DROP COLUMN lease_until;
+ALTER TABLE webhook_deliveries DROP COLUMN lease_until, DROP COLUMN lease_job;
 DROP TRIGGER withdrawals_counted_insert ON withdrawals;
 DROP TRIGGER withdrawals_counted_update ON withdrawals;
 DROP TRIGGER withdrawals_counted_delete ON withdrawals;

@@ -1,11 +1,15 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -107,6 +111,7 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 		))
 	}
 	client, err := river.NewClient(riverdatabasesql.New(db), &river.Config{
+		ID: jobClientID(),
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			webhookQueue:       {MaxWorkers: cfg.WebhookWorkers},
@@ -132,6 +137,18 @@ func NewJobClient(db *sql.DB, outbox *Outbox, payouts *Payouts, hooks *Webhooks,
 	}
 	outbox.AttachJobs(client)
 	return client, nil
+}
+
+// jobClientID names this process in River's tables (the leader, each job's
+// attempted_by): host, process id and start time, so an operator can tell which
+// instance ran or holds what.
+func jobClientID() string {
+	host, _ := os.Hostname()
+	host = strings.NewReplacer(".", "_", "-", "_").Replace(cmp.Or(host, "unknown_host"))
+	if len(host) > 60 {
+		host = host[:60]
+	}
+	return fmt.Sprintf("%s_pid%d_%d", host, os.Getpid(), time.Now().Unix())
 }
 
 // backoff is exponential with full jitter between half and the whole delay, capped:

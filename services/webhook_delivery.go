@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -36,12 +37,12 @@ var errDeliveryFailed = errors.New("webhook delivery failed")
 // maxRetryAfter bounds how long a receiver's Retry-After can postpone a delivery.
 const maxRetryAfter = time.Hour
 
-// Deliver makes one attempt of a delivery and records it. It returns a delay when the
-// attempt must wait (the receiver answered 429 with Retry-After, or the merchant already
-// has WebhookConfig.MerchantConcurrency deliveries in flight), errDeliveryFailed when it
-// should be retried, nil when the delivery is settled either way or is being attempted
-// by another job (a retry or a rescued job: at most one attempt is ever in flight).
-func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt bool) (time.Duration, error) {
+// Deliver makes one attempt of a delivery, as River job job, and records it. It returns
+// a delay when the attempt must wait (the receiver answered 429 with Retry-After, the
+// merchant already has WebhookConfig.MerchantConcurrency deliveries in flight, or
+// another job's attempt is in flight: at most one ever is), errDeliveryFailed when it
+// should be retried, and nil when the delivery is settled either way.
+func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, job int64, lastAttempt bool) (time.Duration, error) {
 	now := s.clock.now()
 	var row struct {
 		models.WebhookEndpoint
@@ -52,34 +53,38 @@ func (s *Webhooks) Deliver(ctx context.Context, deliveryID string, lastAttempt b
 		LeasedUntil *time.Time
 		Claimed     bool
 	}
-	// One statement claims the delivery's lease (while it is pending, not leased, and its
-	// merchant is under its cap of deliveries in flight) and reads it with its event and
-	// endpoint as they were before the claim. The cap is read, not locked: instances
-	// claiming for one merchant at the same instant can pass it by one each.
+	// One statement claims the delivery's lease (while it is pending and not leased by
+	// another job) and reads it with its event and endpoint as they were before.
 	res := s.db.WithContext(ctx).Raw(`
 		WITH claim AS (
-			UPDATE webhook_deliveries d SET lease_until = @until
-			 WHERE d.id = @id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= @now)
-			   AND (SELECT count(*) FROM webhook_deliveries x
-			         WHERE x.merchant_id = d.merchant_id AND x.lease_until > @now) < @cap
+			UPDATE webhook_deliveries d SET lease_until = @until, lease_job = @job
+			 WHERE d.id = @id AND d.status = 'pending'
+			   AND (d.lease_until IS NULL OR d.lease_until <= @now OR d.lease_job = @job)
 			RETURNING d.id)
 		SELECT ep.*, ev.id AS event_id, ev.type AS event_type, ev.payload, d.status, d.lease_until AS leased_until,
 		       EXISTS (SELECT 1 FROM claim) AS claimed
 		FROM webhook_deliveries d
 		JOIN webhook_events ev ON ev.id = d.event_id
 		JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
-		WHERE d.id = @id`, map[string]any{"id": deliveryID, "now": now, "until": now.Add(s.leaseFor()), "cap": s.cfg.MerchantConcurrency}).Scan(&row)
+		WHERE d.id = @id`, map[string]any{"id": deliveryID, "job": job, "now": now, "until": now.Add(s.leaseFor())}).Scan(&row)
 	if res.Error != nil {
 		return 0, fmt.Errorf("load delivery: %w", res.Error)
 	}
 	switch {
 	case res.RowsAffected == 0 || row.Status != models.DeliveryPending:
 		return 0, nil // gone or settled
-	case !row.Claimed && row.LeasedUntil != nil && row.LeasedUntil.After(now):
-		return 0, nil // in flight in another job, which owns its retries
 	case !row.Claimed:
-		return s.cfg.Timeout, nil // the merchant's cap: wait for one of its attempts to end
+		return row.LeasedUntil.Sub(now), nil // in flight in another job: look again when its lease ends
 	}
+	if !s.inFlight.acquire(row.MerchantID) {
+		// The merchant's cap: give the lease back and wait for one of its attempts to end.
+		if err := s.db.WithContext(ctx).Exec(`UPDATE webhook_deliveries SET lease_until = NULL, lease_job = NULL
+			WHERE id = ? AND lease_job = ?`, deliveryID, job).Error; err != nil {
+			return 0, fmt.Errorf("release delivery: %w", err)
+		}
+		return max(s.cfg.Timeout/2, time.Second), nil
+	}
+	defer s.inFlight.release(row.MerchantID)
 	ep := row.WebhookEndpoint
 	if ep.DeletedAt != nil || (ep.DisabledAt != nil && row.EventType != EventPing) {
 		return 0, s.record(ctx, deliveryID, ep.ID, nil, outcome{status: models.DeliveryFailed, reason: "endpoint deleted or disabled"}, now)
@@ -148,6 +153,36 @@ func (s *Webhooks) decide(ep models.WebhookEndpoint, r webhooks.Result, lastAtte
 	return o
 }
 
+// merchantSlots caps each merchant's delivery attempts in flight on this instance, so
+// that a receiver that hangs holds that many of the instance's delivery workers at most.
+type merchantSlots struct {
+	mu    sync.Mutex
+	limit int
+	taken map[string]int
+}
+
+func newMerchantSlots(limit int) *merchantSlots {
+	return &merchantSlots{limit: limit, taken: map[string]int{}}
+}
+
+func (m *merchantSlots) acquire(merchantID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.taken[merchantID] >= m.limit {
+		return false
+	}
+	m.taken[merchantID]++
+	return true
+}
+
+func (m *merchantSlots) release(merchantID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.taken[merchantID]--; m.taken[merchantID] <= 0 {
+		delete(m.taken, merchantID)
+	}
+}
+
 // leaseFor is how long a claimed attempt holds its delivery: the attempt's timeout and
 // the deliver job's own margin. A lease outlives its holder only when the process died;
 // the job River rescues then finds it expired.
@@ -157,7 +192,7 @@ func (s *Webhooks) leaseFor() time.Duration { return s.cfg.Timeout + 10*time.Sec
 // endpoint's health in one transaction, and ends the attempt's lease.
 func (s *Webhooks) record(ctx context.Context, deliveryID, endpointID string, r *webhooks.Result, o outcome, now time.Time) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		updates := map[string]any{"status": o.status, "updated_at": now, "lease_until": nil}
+		updates := map[string]any{"status": o.status, "updated_at": now, "lease_until": nil, "lease_job": nil}
 		if r != nil {
 			a := models.WebhookAttempt{ID: newAttemptID(), DeliveryID: deliveryID, AttemptedAt: now, HTTPStatus: statusOrNil(*r), LatencyMs: int(r.Latency.Milliseconds())}
 			if r.Err != nil {
@@ -211,7 +246,7 @@ type deliverWorker struct {
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverWebhookArgs]) error {
-	wait, err := w.webhooks.Deliver(ctx, job.Args.DeliveryID, job.Attempt >= job.MaxAttempts)
+	wait, err := w.webhooks.Deliver(ctx, job.Args.DeliveryID, job.ID, job.Attempt >= job.MaxAttempts)
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,9 @@ type WebhookConfig struct {
 	RotationOverlap  time.Duration // how long the old secret keeps signing
 	RetryBase        time.Duration // first retry delay; grows threefold per attempt
 	RetryMax         time.Duration // cap on one retry delay
-	// MerchantConcurrency caps one merchant's attempts in flight (WEBHOOK_MERCHANT_CONCURRENCY),
-	// so a receiver that hangs holds that many delivery workers at most.
+	// MerchantConcurrency caps one merchant's attempts in flight per instance
+	// (WEBHOOK_MERCHANT_CONCURRENCY), so a receiver that hangs holds that many of an
+	// instance's delivery workers at most.
 	MerchantConcurrency int
 }
 
@@ -42,12 +43,14 @@ type Webhooks struct {
 	sender  webhookSender
 	metrics *metrics.Metrics
 	logger  *slog.Logger
+	// inFlight counts each merchant's attempts in flight on this instance.
+	inFlight *merchantSlots
 }
 
 // NewWebhooks wires the webhook use cases.
 func NewWebhooks(db *gorm.DB, clock Clock, cfg WebhookConfig, outbox *Outbox, m *metrics.Metrics, logger *slog.Logger) *Webhooks {
 	cfg.MerchantConcurrency = cmp.Or(cfg.MerchantConcurrency, 4)
-	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox, metrics: m, logger: logger,
+	return &Webhooks{db: db, clock: clock, cfg: cfg, outbox: outbox, metrics: m, logger: logger, inFlight: newMerchantSlots(cfg.MerchantConcurrency),
 		sender: webhookSender{client: webhooks.NewClient(cfg.Timeout, cfg.AllowPrivateURLs)}}
 }
 

@@ -42,6 +42,7 @@ type config struct {
 	WebhookDisableAfter     time.Duration
 	WebhookMaxAttempts      int
 	WebhookRetryBase        time.Duration
+	WebhookRetryMax         time.Duration
 	WebhookWorkers          int
 
 	RateLimitPerMinute            int
@@ -87,6 +88,7 @@ func loadConfig() (config, error) {
 	c.WebhookDisableAfter = envDuration("WEBHOOK_DISABLE_AFTER", 72*time.Hour, &errs)
 	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
 	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
+	c.WebhookRetryMax = envDuration("WEBHOOK_RETRY_MAX", 6*time.Hour, &errs)
 	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 50, &errs)
 	c.PprofAddr = envString("PPROF_ADDR", "")
 	c.MetricsAddr = envString("METRICS_ADDR", "127.0.0.1:9464")

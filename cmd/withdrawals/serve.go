@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses, Fault: cfg.SandboxFault},
 		Webhooks: services.WebhookConfig{
 			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
-			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: 6 * time.Hour,
+			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: cfg.WebhookRetryMax,
 			MerchantConcurrency: cfg.WebhookMerchantConcurrency,
 		},
 		WebhookWorkers:                cfg.WebhookWorkers,

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"net/http"
 	"time"
 )
@@ -26,15 +28,15 @@ func (r *report) add(counter *int, format string, args ...any) {
 
 // quickCheck runs the checks that must hold at any moment, even mid-flight.
 func (h *harness) quickCheck(ctx context.Context) string {
-	var negative int
-	if err := h.db.QueryRow(ctx, `SELECT COUNT(*) FROM balances WHERE available < 0 OR pending < 0`).Scan(&negative); err != nil {
+	negative, err := h.count(ctx, `SELECT COUNT(*) FROM balances WHERE available < 0 OR pending < 0`)
+	if err != nil {
 		return "query: " + err.Error()
 	}
 	if negative > 0 {
 		return fmt.Sprintf("%d negative balances", negative)
 	}
-	var twice int
-	if err := h.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT withdrawal_id FROM sandbox_payouts GROUP BY withdrawal_id HAVING COUNT(*) > 1) x`).Scan(&twice); err != nil {
+	twice, err := h.count(ctx, `SELECT COUNT(*) FROM (SELECT withdrawal_id FROM sandbox_payouts GROUP BY withdrawal_id HAVING COUNT(*) > 1) x`)
+	if err != nil {
 		return "query: " + err.Error()
 	}
 	if twice > 0 {
@@ -44,15 +46,25 @@ func (h *harness) quickCheck(ctx context.Context) string {
 }
 
 // waitSettled waits until no withdrawal is pending or processing and every webhook
-// delivery succeeded.
+// delivery succeeded, doing meanwhile what merchants do for endpoints the 410 stage
+// disabled (recoverEndpoints).
 func (h *harness) waitSettled(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
+	lastRecovery := time.Time{}
 	for {
+		if time.Since(lastRecovery) > 5*time.Second {
+			if err := h.recoverEndpoints(ctx); err != nil {
+				return fmt.Errorf("merchants recovering their endpoints: %w", err)
+			}
+			lastRecovery = time.Now()
+		}
 		var open, flagged, undelivered int
-		err := h.db.QueryRow(ctx, `SELECT
+		err := h.query(ctx, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, `SELECT
 			(SELECT COUNT(*) FROM withdrawals WHERE status IN ('pending', 'processing')),
 			(SELECT COUNT(*) FROM payout_batches WHERE status = 'needs_review'),
 			(SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'succeeded')`).Scan(&open, &flagged, &undelivered)
+		})
 		if err != nil {
 			return err
 		}
@@ -95,7 +107,7 @@ func (h *harness) check(ctx context.Context) report {
 		}
 	}
 	// The ledger reconciles (through the API, as an operator would check it).
-	status, out, err := h.api(ctx, http.MethodGet, "/api/admin/ledger/reconciliation", h.adminKey, nil, nil)
+	status, out, err := h.admin(ctx, http.MethodGet, "/api/admin/ledger/reconciliation", nil)
 	var rec struct {
 		OK            bool
 		Discrepancies []map[string]any

@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/paycore/withdrawals/internal/rawhttp"
+	"github.com/paycore/withdrawals/bench/internal/rawhttp"
 )
 
 type merchant struct {

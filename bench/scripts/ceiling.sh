@@ -5,14 +5,14 @@
 # same concurrency, and prints each as a ratio to the reference. Loopback only, about a
 # minute.   BENCH_CONNS (16)  BENCH_SECONDS (8 per variant)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 conns=${BENCH_CONNS:-16}
 secs=${BENCH_SECONDS:-8}
-source scripts/reference.sh
+source bench/scripts/reference.sh
 db="$server/read_ceiling?sslmode=disable"
 
-go build -o bin/readceiling ./cmd/readceiling
+(cd bench && go build -o ../bin/readceiling ./cmd/readceiling)
 psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS read_ceiling WITH (FORCE)" -c "CREATE DATABASE read_ceiling"
 trap 'psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS read_ceiling WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 load_reference "$db"

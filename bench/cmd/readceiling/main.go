@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
-	"github.com/paycore/withdrawals/internal/rawhttp"
+	"github.com/paycore/withdrawals/bench/internal/rawhttp"
 )
 
 // The reference seeds merchants m1..m1000, three tokens each.

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/paycore/withdrawals/internal/apiclient"
+	"github.com/paycore/withdrawals/bench/internal/apiclient"
 )
 
 // api is the service client with a fixed pool of keep-alive connections.

@@ -13,10 +13,10 @@
 # in SQL (the same statement without the call), which the service does in Go. Loopback
 # only, about a minute.   BENCH_SECONDS (8 per script)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 secs=${BENCH_SECONDS:-8}
-source scripts/reference.sh
+source bench/scripts/reference.sh
 ref_db="$server/pgcost_reference?sslmode=disable"
 svc_db="$server/pgcost_service?sslmode=disable"
 drop() { psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS pgcost_reference WITH (FORCE)" -c "DROP DATABASE IF EXISTS pgcost_service WITH (FORCE)"; }
@@ -30,7 +30,7 @@ psql -q "$server/postgres" -c "CREATE DATABASE pgcost_reference" -c "CREATE DATA
 # would be a parameter, and the statement building the items would be planned on every
 # call. The River job's kind, queue and attempts (WEBHOOK_MAX_ATTEMPTS's default) are
 # passed as the service passes them, though no merchant here has a webhook endpoint.
-items=$(grep -v '^--' scripts/pgcost_items.sql)
+items=$(grep -v '^--' bench/scripts/pgcost_items.sql)
 for n in 1 8 1000; do
 	printf "SELECT count(*) FROM record_withdrawals(%s,\n    'webhook_deliver', 'webhooks', 12);\n" "${items//:n/$n}" >"$scripts/group$n.sql"
 done
@@ -41,7 +41,7 @@ echo 'SELECT 1;' >"$scripts/trip.sql"
 
 go build -o bin/withdrawals ./cmd/withdrawals
 DATABASE_URL="$svc_db" bin/withdrawals migrate 2>/dev/null
-psql -q -v ON_ERROR_STOP=1 "$svc_db" -f scripts/pgcost_seed.sql >/dev/null
+psql -q -v ON_ERROR_STOP=1 "$svc_db" -f bench/scripts/pgcost_seed.sql >/dev/null
 # History like the reference's (100,000 withdrawals, 100 per merchant on average, with
 # their journals, entries and events), written by the function itself in groups of
 # 1,000, then analysed: PostgreSQL plans each foreign-key check once per session, and a

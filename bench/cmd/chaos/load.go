@@ -52,7 +52,7 @@ func (l *load) seed(ctx context.Context, n int) error {
 		if err := l.adminJSON(ctx, "POST", "/api/admin/merchants/"+m.ID+"/credits", map[string]any{"token": "USDT", "amount": "100000000", "reference": "chaos"}, nil); err != nil {
 			return err
 		}
-		status, out, err := l.h.api(ctx, "POST", "/api/webhook-endpoints", k.Key, map[string]any{"url": l.h.receiver.url}, nil)
+		status, out, err := l.h.pick().client.Call(ctx, "POST", "/api/webhook-endpoints", k.Key, map[string]any{"url": l.h.receiver.url}, nil)
 		if err != nil || status != http.StatusCreated {
 			return fmt.Errorf("webhook endpoint: %d %s %v", status, out, err)
 		}
@@ -62,7 +62,7 @@ func (l *load) seed(ctx context.Context, n int) error {
 }
 
 func (l *load) adminJSON(ctx context.Context, method, path string, body, into any) error {
-	status, out, err := l.h.api(ctx, method, path, l.h.adminKey, body, nil)
+	status, out, err := l.h.admin(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,8 @@ func (l *load) one(ctx context.Context) {
 	key, m, body := l.next()
 	for attempt := 0; attempt < 50 && ctx.Err() == nil; attempt++ {
 		l.requests.Add(1)
-		status, out, err := l.h.api(context.WithoutCancel(ctx), "POST", "/api/withdrawals", m.key, body, map[string]string{"Idempotency-Key": key})
+		// Any instance: a retry may well land on another one, as behind a load balancer.
+		status, out, err := l.h.pick().client.Call(context.WithoutCancel(ctx), "POST", "/api/withdrawals", m.key, body, map[string]string{"Idempotency-Key": key})
 		switch {
 		case err != nil:
 		case status == http.StatusCreated:

@@ -7,7 +7,7 @@
 #   BENCH_REFERENCE=0 skips pgbench  PPROF_ADDR exposes the service's pprof
 # The service's log of the last run is kept in bin/bench-service.log.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 conns=${BENCH_CONNS:-16}
 secs=${BENCH_SECONDS:-10}
@@ -18,7 +18,7 @@ db_name=withdrawals_bench
 work=$(mktemp -d)
 
 go build -o bin/withdrawals ./cmd/withdrawals
-go build -o bin/loadgen ./cmd/loadgen
+(cd bench && go build -o ../bin/loadgen ./cmd/loadgen)
 
 # The loadgen runs the reference in its "reference" phases, before the create phases and
 # after the reads, and compares each figure with the mean of the two (cmd/loadgen/reference.go).
