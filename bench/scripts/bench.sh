@@ -32,7 +32,7 @@ fi
 
 psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)"
 export DATABASE_URL="$server/$db_name?sslmode=disable"
-export HTTP_ADDR="127.0.0.1:$port"
+export HTTP_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:$((port + 1))"
 # No periodic batching: only the settlement phase's on-demand run batches;
 # rate limits are raised for the run; the sandbox confirms at once; info logs are off.
 export PAYOUT_BATCH_INTERVAL=0s SANDBOX_CONFIRM_DELAY=0s PAYOUT_POLL_INTERVAL=1s
@@ -56,7 +56,7 @@ for _ in $(seq 1 100); do
 done
 
 echo "service pid $pid on $HTTP_ADDR"
-bin/loadgen -url "http://127.0.0.1:$port" -admin-key "$admin_key" -conns "$conns" -duration "${secs}s" \
+bin/loadgen -url "http://127.0.0.1:$port" -metrics-url "http://$METRICS_ADDR" -admin-key "$admin_key" -conns "$conns" -duration "${secs}s" \
 	-merchants "$merchants" -reference-cmd "$reference_cmd" -pid "$pid" ${BENCH_PHASES:+-phases "$BENCH_PHASES"}
 if grep -q '"level":"ERROR"' "$work/service.log"; then
 	echo "service logged errors:"

@@ -99,7 +99,7 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.C
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cpu0, groups0 := readCPU(b.cfg.ServicePID), b.api.readGroupStats(ctx)
+	cpu0, groups0 := readCPU(b.cfg.ServicePID), readGroupStats(ctx, b.api, b.cfg.MetricsURL)
 	start := time.Now()
 	deadline := start.Add(d)
 	for _, c := range conns {
@@ -127,7 +127,7 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(c *rawhttp.C
 	wg.Wait()
 	elapsed = time.Since(start)
 	fmt.Println("  " + cpu0.share(readCPU(b.cfg.ServicePID), elapsed.Seconds(), count))
-	if line := groups0.since(b.api.readGroupStats(ctx), elapsed.Seconds()); line != "" {
+	if line := groups0.since(readGroupStats(ctx, b.api, b.cfg.MetricsURL), elapsed.Seconds()); line != "" {
 		fmt.Println("  " + line)
 	}
 	return count, errs, elapsed, lat, nil

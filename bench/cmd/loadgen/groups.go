@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/paycore/withdrawals/bench/internal/apiclient"
 )
 
 // groupStats is the service's group-commit totals (withdrawal_group_* in /metrics):
@@ -18,10 +20,11 @@ type groupStats struct {
 	groups, withdrawals, seconds float64
 }
 
-// readGroupStats scrapes the service's /metrics; a service that cannot be read gives
-// zeros, and the phase prints no group line.
-func (a *api) readGroupStats(ctx context.Context) groupStats {
-	status, body, err := a.call(ctx, http.MethodGet, "/metrics", "", nil, nil)
+// readGroupStats scrapes the service's metrics listener; a service that cannot be read
+// gives zeros, and the phase prints no group line.
+func readGroupStats(ctx context.Context, a *api, metricsURL string) groupStats {
+	metrics := apiclient.Client{Base: metricsURL, HTTP: a.HTTP}
+	status, body, err := metrics.Call(ctx, http.MethodGet, "/metrics", "", nil, nil)
 	if err != nil || status != http.StatusOK {
 		return groupStats{}
 	}

@@ -21,6 +21,7 @@ import (
 
 type config struct {
 	URL          string
+	MetricsURL   string
 	AdminKey     string
 	Merchants    int
 	Conns        int
@@ -34,6 +35,7 @@ type config struct {
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:18181", "service base URL (loopback only)")
+	flag.StringVar(&cfg.MetricsURL, "metrics-url", "http://127.0.0.1:18182", "the service's metrics listener (METRICS_ADDR)")
 	flag.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("ADMIN_KEY"), "admin API key")
 	flag.IntVar(&cfg.Merchants, "merchants", 1000, "merchants to spread load over")
 	flag.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
