@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/audit"
 )
 
 type auditRecordDTO struct {
@@ -28,12 +28,12 @@ func auditRecordOf(a models.AdminAction) auditRecordDTO {
 // listAuditLog: GET /api/admin/audit-log, newest first, filtered by actor, action,
 // target and date.
 func (s *Server) listAuditLog(c echo.Context) error {
-	f, err := services.ParseListFilter(services.ListQuery{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"),
+	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"),
 		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate")})
 	if err != nil {
 		return err
 	}
-	page, err := s.AuditLog.List(c.Request().Context(), services.AuditFilter{
+	page, err := s.AuditLog.List(c.Request().Context(), audit.Filter{
 		Actor: c.QueryParam("actor"), Action: c.QueryParam("action"),
 		TargetType: c.QueryParam("targetType"), TargetID: c.QueryParam("targetId"),
 		Since: f.Since, Before: f.Before, Limit: f.Limit, Offset: f.Offset,

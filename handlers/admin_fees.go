@@ -8,11 +8,11 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/paycore/withdrawals/fees"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/pricing"
 )
 
 func (s *Server) getFeeSchedules(c echo.Context) error {
-	o, err := s.FeeSchedules.Overview(c.Request().Context())
+	o, err := s.Pricing.Overview(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (s *Server) setFeeSchedule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fs, err := s.FeeSchedules.Set(c.Request().Context(), services.SetInput{
+	fs, err := s.Pricing.Set(c.Request().Context(), pricing.SetInput{
 		Token:    req.Token,
 		Schedule: fees.Schedule{BaseFee: baseFee, MarkupRate: markupRate, Enabled: *req.Enabled},
 		Actor:    principal(c).KeyID,
@@ -91,7 +91,7 @@ func (s *Server) testFeeCalculation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, symbol, err := s.Withdrawals.Quote(c.Request().Context(), req.Currency, amount)
+	q, symbol, err := s.Pricing.Quote(c.Request().Context(), req.Currency, amount)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *Server) testFeeCalculation(c echo.Context) error {
 }
 
 func (s *Server) listFeeChanges(c echo.Context) error {
-	changes, err := s.FeeSchedules.History(c.Request().Context(), 100)
+	changes, err := s.Pricing.History(c.Request().Context(), 100)
 	if err != nil {
 		return err
 	}

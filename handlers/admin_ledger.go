@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/ledger"
 )
 
 // ReconciliationDTO is the reconciliation report as the API and the CLI print it.
@@ -38,7 +38,7 @@ type discrepancyDTO struct {
 }
 
 // ReconciliationOf renders a reconciliation (shared with the CLI).
-func ReconciliationOf(r services.Reconciliation) ReconciliationDTO {
+func ReconciliationOf(r ledger.Reconciliation) ReconciliationDTO {
 	out := ReconciliationDTO{OK: r.OK, CheckedAt: timestamp(r.CheckedAt), Tokens: []tokenTotalsDTO{}, Discrepancies: []discrepancyDTO{}}
 	for _, t := range r.Tokens {
 		out.Tokens = append(out.Tokens, tokenTotalsDTO{
@@ -66,7 +66,7 @@ func (s *Server) reconciliation(c echo.Context) error {
 }
 
 func (s *Server) feeRevenue(c echo.Context) error {
-	since, before, err := services.ParseDateRange(c.QueryParam("startDate"), c.QueryParam("endDate"))
+	since, before, err := parseDateRange(c.QueryParam("startDate"), c.QueryParam("endDate"))
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
 )
 
 type createMerchantRequest struct {
@@ -27,7 +27,7 @@ func (s *Server) createMerchant(c echo.Context) error {
 }
 
 func (s *Server) listMerchants(c echo.Context) error {
-	f, err := services.ParseListFilter(services.ListQuery{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *Server) creditMerchant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cr, err := s.Accounts.Credit(c.Request().Context(), services.CreditInput{
+	cr, err := s.Accounts.Credit(c.Request().Context(), accounts.CreditInput{
 		MerchantID: c.Param("id"), Token: req.Token, Amount: amount, Reference: req.Reference, Actor: principal(c).KeyID,
 	})
 	if err != nil {

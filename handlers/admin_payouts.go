@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/payouts"
 )
 
 // adminListWithdrawals lists every merchant's withdrawals (merchantId narrows it) with
@@ -15,7 +15,7 @@ func (s *Server) adminListWithdrawals(c echo.Context) error {
 }
 
 func (s *Server) listPayoutBatches(c echo.Context) error {
-	f, err := services.ParseListFilter(services.ListQuery{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
 	if err != nil {
 		return err
 	}
@@ -32,12 +32,12 @@ type resolveRequest struct {
 	Reason string `json:"reason" validate:"max=200"`
 }
 
-func (s *Server) bindResolution(c echo.Context) (services.Resolution, error) {
+func (s *Server) bindResolution(c echo.Context) (payouts.Resolution, error) {
 	var req resolveRequest
 	if err := s.bindJSON(c, &req); err != nil {
-		return services.Resolution{}, err
+		return payouts.Resolution{}, err
 	}
-	return services.Resolution{Action: req.Action, TxHash: req.TxHash, Reason: req.Reason, Actor: principal(c).KeyID}, nil
+	return payouts.Resolution{Action: req.Action, TxHash: req.TxHash, Reason: req.Reason, Actor: principal(c).KeyID}, nil
 }
 
 // resolveWithdrawal: an admin confirms (with the tx hash) or fails one withdrawal of a

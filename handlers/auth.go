@@ -8,7 +8,7 @@ import (
 
 	"github.com/paycore/withdrawals/internal/ratelimit"
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
 )
 
 const principalKey = "principal"
@@ -34,10 +34,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) principalOf(c echo.Context) (services.Principal, error) {
+func (s *Server) principalOf(c echo.Context) (accounts.Principal, error) {
 	header := strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization))
 	if header == "" {
-		return services.Principal{}, newAPIError(http.StatusUnauthorized, "UNAUTHORIZED", "Missing API key: send Authorization: Bearer <key>")
+		return accounts.Principal{}, newAPIError(http.StatusUnauthorized, "UNAUTHORIZED", "Missing API key: send Authorization: Bearer <key>")
 	}
 	key := header
 	if scheme, rest, ok := strings.Cut(header, " "); ok && strings.EqualFold(scheme, "Bearer") {
@@ -70,7 +70,7 @@ func requireWriteScope(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func principal(c echo.Context) services.Principal {
-	p, _ := c.Get(principalKey).(services.Principal)
+func principal(c echo.Context) accounts.Principal {
+	p, _ := c.Get(principalKey).(accounts.Principal)
 	return p
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/ledger"
 )
 
 // balancesBody is the body of GET /api/balance, the bytes c.JSON writes for
@@ -12,7 +12,7 @@ import (
 // the balance read is the API's hottest answer and encoding/json's reflection over it
 // was 7% of the service's CPU there (BENCHMARKS.md, change 24); TestBalancesBody holds
 // it to encoding/json's output.
-func balancesBody(rows []services.TokenBalance) []byte {
+func balancesBody(rows []ledger.Balance) []byte {
 	body := make([]byte, 0, 16+len(rows)*96)
 	body = append(body, `{"balances":[`...)
 	for i, b := range rows {

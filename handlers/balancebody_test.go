@@ -7,13 +7,13 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/ledger"
 )
 
 // TestBalancesBody: the hand-written body is byte for byte what encoding/json, through
 // Echo's serializer, wrote for the same rows.
 func TestBalancesBody(t *testing.T) {
-	for _, rows := range [][]services.TokenBalance{
+	for _, rows := range [][]ledger.Balance{
 		nil,
 		{{Token: "BTC", Available: decimal.Zero, Pending: decimal.Zero}},
 		{

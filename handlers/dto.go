@@ -10,6 +10,8 @@ import (
 	"github.com/paycore/withdrawals/fees"
 	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/ledger"
+	"github.com/paycore/withdrawals/services/payouts"
 )
 
 // Response DTOs: amounts are decimal strings, times RFC 3339 UTC with milliseconds.
@@ -130,7 +132,7 @@ type balanceDTO struct {
 	Total     string `json:"total"`
 }
 
-func balanceOf(b services.TokenBalance) balanceDTO {
+func balanceOf(b ledger.Balance) balanceDTO {
 	return balanceDTO{
 		Token: b.Token, Available: models.FormatAmount(b.Available),
 		Pending: models.FormatAmount(b.Pending), Total: models.FormatAmount(b.Total()),
@@ -201,7 +203,7 @@ type payoutBatchDTO struct {
 	Withdrawals       []withdrawalDTO `json:"withdrawals"`
 }
 
-func payoutBatchOf(b services.BatchView) payoutBatchDTO {
+func payoutBatchOf(b payouts.BatchView) payoutBatchDTO {
 	items := make([]withdrawalDTO, len(b.Withdrawals))
 	for i, w := range b.Withdrawals {
 		items[i] = adminWithdrawalOf(w)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/paycore/withdrawals/internal/apitest"
-	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/rails"
 )
 
 // syncBuffer is written by the service's goroutines and read by the test.
@@ -40,7 +40,7 @@ func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 		o.LogTo = &logs
 		o.Provider = provider
 	})
-	provider.Provider = payouts.NewSandbox(env.DB, payouts.SandboxConfig{})
+	provider.Provider = rails.NewSandbox(env.DB, rails.SandboxConfig{})
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "BTC", "1")
 	receiver := apitest.NewReceiver(t, apitest.FailFirst(1))

@@ -12,20 +12,20 @@ import (
 
 	"github.com/paycore/withdrawals/internal/apitest"
 	"github.com/paycore/withdrawals/internal/testdb"
-	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/rails"
 )
 
 // recordingProvider counts the calls made to the provider it wraps, and can make
 // submissions time out after the inner provider accepted them.
 type recordingProvider struct {
-	payouts.Provider
+	rails.Provider
 	mu       sync.Mutex
 	submits  map[string]int // token -> submissions
 	items    map[string]int // batch id -> items in the last submission
 	timeouts int            // submissions still to answer with a timeout
 }
 
-func (r *recordingProvider) Submit(ctx context.Context, b payouts.Batch) (string, []payouts.ItemResult, error) {
+func (r *recordingProvider) Submit(ctx context.Context, b rails.Batch) (string, []rails.ItemResult, error) {
 	ref, res, err := r.Provider.Submit(ctx, b)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -79,7 +79,7 @@ func TestPayoutEndToEnd(t *testing.T) {
 	env := apitest.New(t, func(o *apitest.Options) {
 		o.Provider = &provider
 	})
-	provider.Provider = payouts.NewSandbox(env.DB, payouts.SandboxConfig{ConfirmDelay: 300 * time.Millisecond})
+	provider.Provider = rails.NewSandbox(env.DB, rails.SandboxConfig{ConfirmDelay: 300 * time.Millisecond})
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "BTC", "1")
 	env.Credit(merchantID, "USDT", "1000")
@@ -150,7 +150,7 @@ func TestPayoutFailureReturnsFunds(t *testing.T) {
 	t.Parallel()
 	const failing = "0x8617E340B3D01FA5F11F306F4090FD50E238070D"
 	env := apitest.New(t, func(o *apitest.Options) {
-		o.Sandbox = payouts.SandboxConfig{FailAddresses: []string{failing}}
+		o.Sandbox = rails.SandboxConfig{FailAddresses: []string{failing}}
 	})
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "ETH", "2")
@@ -178,7 +178,7 @@ func TestProviderTimeoutAfterAcceptingIsPaidOnce(t *testing.T) {
 	t.Parallel()
 	provider := &recordingProvider{timeouts: 2}
 	env := apitest.New(t, func(o *apitest.Options) { o.Provider = provider })
-	provider.Provider = payouts.NewSandbox(env.DB, payouts.SandboxConfig{})
+	provider.Provider = rails.NewSandbox(env.DB, rails.SandboxConfig{})
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "USDT", "500")
 	ids := []string{env.Withdraw(key, "USDT", "100", apitest.ETHAddress), env.Withdraw(key, "USDT", "200", apitest.ETHAddress)}
@@ -232,7 +232,7 @@ func TestAmbiguousBatchIsFlaggedThenResolvedByAdmin(t *testing.T) {
 		o.Provider = provider
 		o.MaxAttempts = 3
 	})
-	provider.Provider = payouts.NewSandbox(env.DB, payouts.SandboxConfig{})
+	provider.Provider = rails.NewSandbox(env.DB, rails.SandboxConfig{})
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "USDT", "500")
 	first := env.Withdraw(key, "USDT", "100", apitest.ETHAddress)

@@ -15,22 +15,27 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/internal/metrics"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
+	"github.com/paycore/withdrawals/services/audit"
+	"github.com/paycore/withdrawals/services/ledger"
+	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/pricing"
+	"github.com/paycore/withdrawals/services/webhooks"
+	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
 // Deps is what the HTTP layer needs from the rest of the service.
 type Deps struct {
-	Withdrawals  *services.Withdrawals
-	Balances     *services.Balances
-	Accounts     *services.Accounts
-	FeeSchedules *services.FeeSchedules
-	Payouts      *services.Payouts
-	Webhooks     *services.Webhooks
-	Ledger       *services.Ledger
-	Whitelist    *services.Whitelist
-	AuditLog     *services.AuditLog
-	RateLimits   RateLimits
-	Metrics      *metrics.Metrics
+	Withdrawals *withdrawals.Service
+	Ledger      *ledger.Ledger
+	Accounts    *accounts.Service
+	Pricing     *pricing.Service
+	Payouts     *payouts.Service
+	Webhooks    *webhooks.Service
+	Whitelist   *withdrawals.Whitelist
+	AuditLog    *audit.Log
+	RateLimits  RateLimits
+	Metrics     *metrics.Metrics
 	// Ready reports whether the service can serve traffic (the database answers).
 	Ready   func(ctx context.Context) error
 	OpenAPI []byte

@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/webhooks"
 )
 
 type webhookEndpointDTO struct {
@@ -46,7 +46,7 @@ func (s *Server) createWebhookEndpoint(c echo.Context) error {
 	if err := s.bindJSON(c, &req); err != nil {
 		return err
 	}
-	ep, err := s.Webhooks.CreateEndpoint(c.Request().Context(), services.EndpointInput{
+	ep, err := s.Webhooks.CreateEndpoint(c.Request().Context(), webhooks.EndpointInput{
 		MerchantID: principal(c).MerchantID, URL: req.URL, Events: req.Events, Description: req.Description,
 	})
 	if err != nil {
@@ -116,7 +116,7 @@ type webhookDeliveryDTO struct {
 	Attempts       []webhookAttemptDTO `json:"attempts"`
 }
 
-func webhookDeliveryOf(d services.DeliveryView) webhookDeliveryDTO {
+func webhookDeliveryOf(d webhooks.DeliveryView) webhookDeliveryDTO {
 	attempts := make([]webhookAttemptDTO, len(d.Attempts))
 	for i, a := range d.Attempts {
 		attempts[i] = webhookAttemptDTO{AttemptedAt: timestamp(a.AttemptedAt), HTTPStatus: a.HTTPStatus, LatencyMs: a.LatencyMs, Error: a.Error}
@@ -129,11 +129,11 @@ func webhookDeliveryOf(d services.DeliveryView) webhookDeliveryDTO {
 }
 
 func (s *Server) listWebhookDeliveries(c echo.Context) error {
-	f, err := services.ParseListFilter(services.ListQuery{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
 	if err != nil {
 		return err
 	}
-	page, err := s.Webhooks.ListDeliveries(c.Request().Context(), services.DeliveryFilter{
+	page, err := s.Webhooks.ListDeliveries(c.Request().Context(), webhooks.DeliveryFilter{
 		MerchantID: principal(c).MerchantID, EndpointID: c.QueryParam("endpointId"),
 		Status: c.QueryParam("status"), EventType: c.QueryParam("eventType"), Limit: f.Limit, Offset: f.Offset,
 	})

@@ -10,8 +10,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/paycore/withdrawals/internal/apitest"
-	"github.com/paycore/withdrawals/payouts"
-	"github.com/paycore/withdrawals/webhooks"
+	"github.com/paycore/withdrawals/internal/webhookhttp"
+	"github.com/paycore/withdrawals/rails"
 )
 
 type endpoint struct {
@@ -44,7 +44,7 @@ func verified(t *testing.T, secret string, r apitest.Received) bool {
 		t.Errorf("Standard Webhooks verification failed: %v", err)
 		return false
 	}
-	if got, want := r.Header.Get("X-Webhook-Signature"), webhooks.SignDCE(secret, r.Body); got != want {
+	if got, want := r.Header.Get("X-Webhook-Signature"), webhookhttp.SignDCE(secret, r.Body); got != want {
 		t.Errorf("X-Webhook-Signature %s, want %s", got, want)
 		return false
 	}
@@ -53,7 +53,7 @@ func verified(t *testing.T, secret string, r apitest.Received) bool {
 
 func TestWebhooksEndToEndThroughTheSandbox(t *testing.T) {
 	t.Parallel()
-	env := apitest.New(t, func(o *apitest.Options) { o.Sandbox = payouts.SandboxConfig{ConfirmDelay: 300 * time.Millisecond} })
+	env := apitest.New(t, func(o *apitest.Options) { o.Sandbox = rails.SandboxConfig{ConfirmDelay: 300 * time.Millisecond} })
 	merchantID, key := env.Merchant("Acme")
 	env.Credit(merchantID, "USDT", "1000")
 	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/withdrawal-fees", Key: env.AdminKey,

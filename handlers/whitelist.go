@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
 type whitelistSettingsDTO struct {
@@ -16,7 +16,7 @@ type whitelistSettingsDTO struct {
 	CooldownSeconds int64   `json:"cooldownSeconds"`
 }
 
-func whitelistSettingsOf(s services.WhitelistSettings) whitelistSettingsDTO {
+func whitelistSettingsOf(s withdrawals.WhitelistSettings) whitelistSettingsDTO {
 	return whitelistSettingsDTO{Enabled: s.Enabled, Enforced: s.Enforced, EnforcedUntil: optionalTimestamp(s.EnforcedUntil),
 		CooldownSeconds: int64(s.Cooldown.Seconds())}
 }
@@ -64,7 +64,7 @@ func (s *Server) addWhitelistEntry(c echo.Context) error {
 	if err := s.bindJSON(c, &req); err != nil {
 		return err
 	}
-	e, err := s.Whitelist.Add(c.Request().Context(), services.EntryInput{
+	e, err := s.Whitelist.Add(c.Request().Context(), withdrawals.EntryInput{
 		MerchantID: principal(c).MerchantID, Token: req.Token, Address: req.Address, Label: req.Label})
 	if err != nil {
 		return err

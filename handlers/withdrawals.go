@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
 type createWithdrawalRequest struct {
@@ -29,7 +29,7 @@ func (s *Server) createWithdrawal(c echo.Context) error {
 		return err
 	}
 	key, hasKey := c.Request().Header["Idempotency-Key"]
-	in := services.CreateInput{
+	in := withdrawals.CreateInput{
 		MerchantID: principal(c).MerchantID, Token: req.Token, Amount: amount,
 		Address: req.Address, Network: req.Network, Metadata: req.Metadata,
 	}
@@ -56,11 +56,7 @@ func (s *Server) listWithdrawals(c echo.Context) error {
 // renderWithdrawalList serves a filtered page of withdrawals; merchantID empty lists
 // every merchant's (admin).
 func (s *Server) renderWithdrawalList(c echo.Context, merchantID string, render func(models.Withdrawal) withdrawalDTO) error {
-	f, err := services.ParseListFilter(services.ListQuery{
-		Status: c.QueryParam("status"), Token: c.QueryParam("token"),
-		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
-		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"),
-	})
+	f, err := parseListFilter(listQuery(c))
 	if err != nil {
 		return err
 	}
@@ -107,7 +103,7 @@ func (s *Server) renderQuote(c echo.Context, token, amountText string) error {
 	if err != nil {
 		return err
 	}
-	q, symbol, err := s.Withdrawals.Quote(c.Request().Context(), token, amount)
+	q, symbol, err := s.Pricing.Quote(c.Request().Context(), token, amount)
 	if err != nil {
 		return err
 	}
@@ -115,7 +111,7 @@ func (s *Server) renderQuote(c echo.Context, token, amountText string) error {
 }
 
 func (s *Server) getBalance(c echo.Context) error {
-	rows, err := s.Balances.List(c.Request().Context(), principal(c).MerchantID)
+	rows, err := s.Ledger.Balances(c.Request().Context(), principal(c).MerchantID)
 	if err != nil {
 		return err
 	}

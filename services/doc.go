@@ -1,6 +1,8 @@
-// Package services holds the use cases of the withdrawals service: creating, listing
-// and cancelling withdrawals, balances and the double-entry ledger, merchants, API keys
-// and credits, and fee administration. It owns every transaction and every rule about
-// money; it never sees HTTP. Methods take a context first and return domain values or
-// the typed errors of errors.go.
+// Package services is what the use cases share: the errors they answer with (the HTTP
+// layer maps them to the contract's error codes), the clock they read, and the page
+// every listing returns. The use cases themselves live in the packages beneath, one
+// per capability: withdrawals (and their lifecycle), ledger (balances and
+// reconciliation), payouts, webhooks, accounts (merchants, keys, credits), pricing (fee
+// schedules), audit. They own every transaction and every rule about money, and never
+// see HTTP.
 package services

@@ -13,6 +13,8 @@ var (
 	ErrUnauthorized        = errors.New("invalid or revoked API key")
 	ErrIdempotencyMismatch = errors.New("idempotency key was already used with a different request body")
 	ErrIdempotencyInUse    = errors.New("a request with this idempotency key is still in progress")
+	// ErrAddressNotWhitelisted: enforcement is on and the address is not a usable entry.
+	ErrAddressNotWhitelisted = errors.New("address is not whitelisted")
 )
 
 // ErrorCode is a machine-readable reason for a refused input, named as in the API contract.
@@ -34,7 +36,8 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Message }
 
-func invalid(code ErrorCode, field, format string, args ...any) error {
+// Invalid is a ValidationError.
+func Invalid(code ErrorCode, field, format string, args ...any) error {
 	return &ValidationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 

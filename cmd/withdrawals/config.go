@@ -1,156 +1,199 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
-	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/rails"
 )
 
-// config is every setting of the binary, read from environment variables. The README
-// lists each with its default; keep the two in step.
+// config is every setting of the binary, read from environment variables (settings).
 type config struct {
 	DatabaseURL         string
 	HTTPAddr            string
+	MetricsAddr         string
+	PprofAddr           string
 	AutoMigrate         bool
-	BitcoinNetwork      string
-	PayoutBatchInterval time.Duration
 	DBMaxConns          int
 	ShutdownTimeout     time.Duration
 	DemoSeed            bool
 	LogLevel            string
+	BitcoinNetwork      string
+	PayoutBatchInterval time.Duration
 
 	PayoutProvider        string
 	PayoutBatchMax        int
-	PayoutPollInterval    time.Duration
 	PayoutProviderTimeout time.Duration
+	PayoutPollInterval    time.Duration
 	PayoutMaxAttempts     int
-	PayoutBatchWrites     int
 	PayoutRetryBase       time.Duration
 	PayoutRetryMax        time.Duration
+	PayoutBatchWrites     int
 	Workers               int
 	SandboxConfirmDelay   time.Duration
 	SandboxFailAddresses  []string
 	SandboxFault          string
 
-	WebhookAllowPrivateURLs bool
-	WebhookTimeout          time.Duration
-	WebhookDisableAfter     time.Duration
-	WebhookMaxAttempts      int
-	WebhookRetryBase        time.Duration
-	WebhookRetryMax         time.Duration
-	WebhookWorkers          int
+	WebhookAllowPrivateURLs    bool
+	WebhookTimeout             time.Duration
+	WebhookMaxAttempts         int
+	WebhookRetryBase           time.Duration
+	WebhookRetryMax            time.Duration
+	WebhookDisableAfter        time.Duration
+	WebhookWorkers             int
+	WebhookMerchantConcurrency int
 
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
-	WhitelistCooldown             time.Duration
-	PprofAddr                     string
-	MetricsAddr                   string
 	AuthFailuresPerMinute         int
-	WebhookMerchantConcurrency    int
+	WhitelistCooldown             time.Duration
 	AuthCacheTTL                  time.Duration
 	BalanceCacheTTL               time.Duration
 }
 
-const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable"
+// setting is one environment variable: its name, its default, what it means, and how
+// its value goes into config. The table below is the only definition: the service reads
+// it, `withdrawals serve --help` prints it, and a test holds the README's table to it.
+type setting struct {
+	name, def, help string
+	set             func(c *config, v string) error
+}
 
-func loadConfig() (config, error) {
+var settings = []setting{
+	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable", "PostgreSQL; the database is created when missing (with AUTO_MIGRATE or migrate)", text(func(c *config) *string { return &c.DatabaseURL })},
+	{"HTTP_ADDR", "127.0.0.1:8080", "listen address of the API", text(func(c *config) *string { return &c.HTTPAddr })},
+	{"METRICS_ADDR", "127.0.0.1:9464", "listen address of GET /metrics, apart from the API (off: none)", text(func(c *config) *string { return &c.MetricsAddr })},
+	{"PPROF_ADDR", "", "serve Go's pprof on this address (e.g. 127.0.0.1:6060), apart from the API; empty: off", text(func(c *config) *string { return &c.PprofAddr })},
+	{"AUTO_MIGRATE", "true", "apply migrations at serve start-up; set false and run `withdrawals migrate` in production deploys", boolean(func(c *config) *bool { return &c.AutoMigrate })},
+	{"DB_MAX_CONNS", "20", "connection pool size", positive(func(c *config) *int { return &c.DBMaxConns })},
+	{"SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests, then running jobs, may finish after SIGTERM", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{"DEMO_SEED", "false", "create and fund a demo merchant and print fresh demo keys (the previous ones revoked); local use only", boolean(func(c *config) *bool { return &c.DemoSeed })},
+	{"LOG_LEVEL", "info", "debug, info, warn or error; logs are JSON on stderr", oneOf([]string{"debug", "info", "warn", "error"}, func(c *config) *string { return &c.LogLevel })},
+	{"BITCOIN_NETWORK", "mainnet", "which Bitcoin addresses are valid: mainnet, testnet, signet, regtest", text(func(c *config) *string { return &c.BitcoinNetwork })},
+	{"PAYOUT_BATCH_INTERVAL", "5m", "how often pending withdrawals are batched; part of each withdrawal's estimatedCompletion. 0s: only on demand (POST /api/admin/payout-runs)", duration(func(c *config) *time.Duration { return &c.PayoutBatchInterval })},
+	{"PAYOUT_PROVIDER", "sandbox", "the payment rail; sandbox is the one built in", oneOf([]string{"sandbox"}, func(c *config) *string { return &c.PayoutProvider })},
+	{"PAYOUT_BATCH_MAX", "500", "most withdrawals in one batch; more pending ones make more batches in the same run", positive(func(c *config) *int { return &c.PayoutBatchMax })},
+	{"PAYOUT_PROVIDER_TIMEOUT", "30s", "timeout of each call to the payment rail", duration(func(c *config) *time.Duration { return &c.PayoutProviderTimeout })},
+	{"PAYOUT_POLL_INTERVAL", "5s", "between status checks of a submitted batch", duration(func(c *config) *time.Duration { return &c.PayoutPollInterval })},
+	{"PAYOUT_MAX_ATTEMPTS", "12", "ambiguous outcomes tolerated per batch before it is flagged needs_review", positive(func(c *config) *int { return &c.PayoutMaxAttempts })},
+	{"PAYOUT_RETRY_BASE", "10s", "first retry delay after an ambiguous outcome; it doubles per attempt, with jitter", duration(func(c *config) *time.Duration { return &c.PayoutRetryBase })},
+	{"PAYOUT_RETRY_MAX", "10m", "longest retry delay after an ambiguous outcome", duration(func(c *config) *time.Duration { return &c.PayoutRetryMax })},
+	{"PAYOUT_BATCH_WRITES", "2", "claims and settlements an instance writes at once, each of up to PAYOUT_BATCH_MAX withdrawals; it bounds the instance's memory", positive(func(c *config) *int { return &c.PayoutBatchWrites })},
+	{"WORKERS", "10", "concurrent payout jobs per instance", positive(func(c *config) *int { return &c.Workers })},
+	{"SANDBOX_CONFIRM_DELAY", "3s", "how long the sandbox takes to confirm an accepted payout", duration(func(c *config) *time.Duration { return &c.SandboxConfirmDelay })},
+	{"SANDBOX_FAIL_ADDRESSES", "", "comma-separated addresses the sandbox fails with reason invalid_address", list(func(c *config) *[]string { return &c.SandboxFailAddresses })},
+	{"SANDBOX_FAULT", "", "rehearse a rail incident: timeout_after_accept, stall or unavailable; empty: the fault switched on while running (PUT /api/admin/sandbox)", oneOf(append([]string{""}, rails.Faults...), func(c *config) *string { return &c.SandboxFault })},
+	{"WEBHOOK_ALLOW_PRIVATE_URLS", "false", "let webhook URLs reach loopback and private networks: local development only", boolean(func(c *config) *bool { return &c.WebhookAllowPrivateURLs })},
+	{"WEBHOOK_TIMEOUT", "10s", "per delivery attempt", duration(func(c *config) *time.Duration { return &c.WebhookTimeout })},
+	{"WEBHOOK_MAX_ATTEMPTS", "12", "attempts per delivery, spread over about a day", positive(func(c *config) *int { return &c.WebhookMaxAttempts })},
+	{"WEBHOOK_RETRY_BASE", "5s", "first retry delay of a delivery; each next one is three times longer, with jitter", duration(func(c *config) *time.Duration { return &c.WebhookRetryBase })},
+	{"WEBHOOK_RETRY_MAX", "6h", "longest delay between two attempts of a delivery", duration(func(c *config) *time.Duration { return &c.WebhookRetryMax })},
+	{"WEBHOOK_DISABLE_AFTER", "72h", "an endpoint failing continuously this long is disabled (disabledReason failing)", duration(func(c *config) *time.Duration { return &c.WebhookDisableAfter })},
+	{"WEBHOOK_WORKERS", "50", "delivery attempts in flight at once per instance, apart from payout jobs", positive(func(c *config) *int { return &c.WebhookWorkers })},
+	{"WEBHOOK_MERCHANT_CONCURRENCY", "4", "one merchant's delivery attempts in flight at once, per instance", positive(func(c *config) *int { return &c.WebhookMerchantConcurrency })},
+	{"RATE_LIMIT_PER_MINUTE", "600", "requests per minute per API key, per instance", positive(func(c *config) *int { return &c.RateLimitPerMinute })},
+	{"RATE_LIMIT_WITHDRAWALS_PER_MINUTE", "60", "POST /api/withdrawals per minute per API key, on top of the above, per instance", positive(func(c *config) *int { return &c.RateLimitWithdrawalsPerMinute })},
+	{"AUTH_FAILURES_PER_MINUTE", "30", "failed authentications per client address (the connection's), per instance; past it, 429", positive(func(c *config) *int { return &c.AuthFailuresPerMinute })},
+	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
+	{"AUTH_CACHE_TTL", "2s", "bound on how long a revoked API key is still accepted by another instance (0s: check every request)", duration(func(c *config) *time.Duration { return &c.AuthCacheTTL })},
+	{"BALANCE_CACHE_TTL", "1s", "how long an instance answers GET /api/balance from memory; a change made through the instance is seen at once (0s: read every time)", duration(func(c *config) *time.Duration { return &c.BalanceCacheTTL })},
+}
+
+// loadConfig reads every setting through lookup (os.LookupEnv); an empty or absent
+// variable takes the default. Every refused value is reported at once.
+func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	var c config
 	var errs []error
-	c.DatabaseURL = envString("DATABASE_URL", defaultDatabaseURL)
-	c.HTTPAddr = envString("HTTP_ADDR", "127.0.0.1:8080")
-	c.AutoMigrate = envBool("AUTO_MIGRATE", true, &errs)
-	c.BitcoinNetwork = envString("BITCOIN_NETWORK", "mainnet")
-	c.PayoutBatchInterval = envDuration("PAYOUT_BATCH_INTERVAL", 5*time.Minute, &errs)
-	c.DBMaxConns = envInt("DB_MAX_CONNS", 20, &errs)
-	c.ShutdownTimeout = envDuration("SHUTDOWN_TIMEOUT", 15*time.Second, &errs)
-	c.DemoSeed = envBool("DEMO_SEED", false, &errs)
-	c.LogLevel = envString("LOG_LEVEL", "info")
-	c.PayoutProvider = envString("PAYOUT_PROVIDER", "sandbox")
-	if c.PayoutProvider != "sandbox" {
-		errs = append(errs, fmt.Errorf("PAYOUT_PROVIDER=%q: the only provider built in is sandbox", c.PayoutProvider))
-	}
-	c.PayoutBatchMax = envInt("PAYOUT_BATCH_MAX", 500, &errs)
-	c.PayoutPollInterval = envDuration("PAYOUT_POLL_INTERVAL", 5*time.Second, &errs)
-	c.PayoutProviderTimeout = envDuration("PAYOUT_PROVIDER_TIMEOUT", 30*time.Second, &errs)
-	c.PayoutMaxAttempts = envInt("PAYOUT_MAX_ATTEMPTS", 12, &errs)
-	c.PayoutBatchWrites = envInt("PAYOUT_BATCH_WRITES", 2, &errs)
-	c.PayoutRetryBase = envDuration("PAYOUT_RETRY_BASE", 10*time.Second, &errs)
-	c.PayoutRetryMax = envDuration("PAYOUT_RETRY_MAX", 10*time.Minute, &errs)
-	c.Workers = envInt("WORKERS", 10, &errs)
-	c.SandboxConfirmDelay = envDuration("SANDBOX_CONFIRM_DELAY", 3*time.Second, &errs)
-	c.WebhookAllowPrivateURLs = envBool("WEBHOOK_ALLOW_PRIVATE_URLS", false, &errs)
-	c.WebhookTimeout = envDuration("WEBHOOK_TIMEOUT", 10*time.Second, &errs)
-	c.WebhookDisableAfter = envDuration("WEBHOOK_DISABLE_AFTER", 72*time.Hour, &errs)
-	c.WebhookMaxAttempts = envInt("WEBHOOK_MAX_ATTEMPTS", 12, &errs)
-	c.WebhookRetryBase = envDuration("WEBHOOK_RETRY_BASE", 5*time.Second, &errs)
-	c.WebhookRetryMax = envDuration("WEBHOOK_RETRY_MAX", 6*time.Hour, &errs)
-	c.WebhookWorkers = envInt("WEBHOOK_WORKERS", 50, &errs)
-	c.PprofAddr = envString("PPROF_ADDR", "")
-	c.MetricsAddr = envString("METRICS_ADDR", "127.0.0.1:9464")
-	c.AuthFailuresPerMinute = envInt("AUTH_FAILURES_PER_MINUTE", 30, &errs)
-	c.WebhookMerchantConcurrency = envInt("WEBHOOK_MERCHANT_CONCURRENCY", 4, &errs)
-	c.AuthCacheTTL = envDuration("AUTH_CACHE_TTL", 2*time.Second, &errs)
-	c.BalanceCacheTTL = envDuration("BALANCE_CACHE_TTL", time.Second, &errs)
-	c.WhitelistCooldown = envDuration("WHITELIST_COOLDOWN", 24*time.Hour, &errs)
-	c.RateLimitPerMinute = envInt("RATE_LIMIT_PER_MINUTE", 600, &errs)
-	c.RateLimitWithdrawalsPerMinute = envInt("RATE_LIMIT_WITHDRAWALS_PER_MINUTE", 60, &errs)
-	c.SandboxFault = envString("SANDBOX_FAULT", "")
-	if c.SandboxFault != "" && !slices.Contains(payouts.Faults, c.SandboxFault) {
-		errs = append(errs, fmt.Errorf("SANDBOX_FAULT=%q: use one of %s", c.SandboxFault, strings.Join(payouts.Faults, ", ")))
-	}
-	if v := os.Getenv("SANDBOX_FAIL_ADDRESSES"); v != "" {
-		c.SandboxFailAddresses = strings.Split(v, ",")
+	for _, s := range settings {
+		v, ok := lookup(s.name)
+		if !ok || v == "" {
+			v = s.def
+		}
+		if err := s.set(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q %v", s.name, v, err))
+		}
 	}
 	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %v", errs)
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
 }
 
-func envString(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// printSettings writes the settings as `withdrawals serve --help` shows them.
+func printSettings(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, def, s.help)
 	}
-	return def
+	tw.Flush()
 }
 
-func envBool(name string, def bool, errs *[]error) bool {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		*errs = append(*errs, fmt.Errorf("%s=%q is not a boolean", name, v))
-	}
-	return b
+func text(f func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *f(c) = v; return nil }
 }
 
-func envInt(name string, def int, errs *[]error) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
+func oneOf(allowed []string, f func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error {
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("is not one of %s", strings.Join(slices.DeleteFunc(slices.Clone(allowed), func(s string) bool { return s == "" }), ", "))
+		}
+		*f(c) = v
+		return nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		*errs = append(*errs, fmt.Errorf("%s=%q is not a positive integer", name, v))
-	}
-	return n
 }
 
-func envDuration(name string, def time.Duration, errs *[]error) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
+func list(f func(*config) *[]string) func(*config, string) error {
+	return func(c *config, v string) error {
+		*f(c) = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*f(c) = append(*f(c), item)
+			}
+		}
+		return nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		*errs = append(*errs, fmt.Errorf("%s=%q is not a duration such as 5m or 10s", name, v))
+}
+
+func boolean(f func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("is not a boolean")
+		}
+		*f(c) = b
+		return nil
 	}
-	return d
+}
+
+func positive(f func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errors.New("is not a positive integer")
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func duration(f func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return errors.New("is not a duration such as 5m or 10s")
+		}
+		*f(c) = d
+		return nil
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
 )
 
 const demoMerchantName = "Demo Merchant"
@@ -27,18 +28,18 @@ const demoActor = "demo-seed"
 // and prints a fresh merchant key and admin key for it, revoking the keys an earlier
 // start printed: only the keys of the latest start work. For local use only: the keys
 // go to stdout in plain text.
-func seedDemo(ctx context.Context, accounts *services.Accounts, addr string, stdout io.Writer) error {
-	m, found, err := accounts.MerchantByName(ctx, demoMerchantName)
+func seedDemo(ctx context.Context, acc *accounts.Service, addr string, stdout io.Writer) error {
+	m, found, err := acc.MerchantByName(ctx, demoMerchantName)
 	if err != nil {
 		return err
 	}
 	if !found {
-		if m, err = accounts.CreateMerchant(ctx, demoMerchantName, demoActor); err != nil {
+		if m, err = acc.CreateMerchant(ctx, demoMerchantName, demoActor); err != nil {
 			return err
 		}
 	}
 	for token, amount := range demoFunding {
-		_, err := accounts.Credit(ctx, services.CreditInput{
+		_, err := acc.Credit(ctx, accounts.CreditInput{
 			MerchantID: m.ID, Token: token, Amount: decimal.RequireFromString(amount),
 			Reference: "demo-seed-" + token, Actor: demoActor,
 		})
@@ -47,14 +48,14 @@ func seedDemo(ctx context.Context, accounts *services.Accounts, addr string, std
 			return err
 		}
 	}
-	if _, err := accounts.RevokeKeysNamed(ctx, demoKeyName, demoActor); err != nil {
+	if _, err := acc.RevokeKeysNamed(ctx, demoKeyName, demoActor); err != nil {
 		return err
 	}
-	merchantKey, err := accounts.CreateMerchantKey(ctx, m.ID, demoKeyName, models.ScopeReadWrite, demoActor)
+	merchantKey, err := acc.CreateMerchantKey(ctx, m.ID, demoKeyName, models.ScopeReadWrite, demoActor)
 	if err != nil {
 		return err
 	}
-	adminKey, err := accounts.CreateAdminKey(ctx, demoKeyName, models.ScopeReadWrite, demoActor)
+	adminKey, err := acc.CreateAdminKey(ctx, demoKeyName, models.ScopeReadWrite, demoActor)
 	if err != nil {
 		return err
 	}

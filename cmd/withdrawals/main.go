@@ -1,78 +1,193 @@
 // Command withdrawals is the service's one binary:
 //
-//	withdrawals serve                          run the HTTP API
+//	withdrawals serve                          run the HTTP API and the background workers
 //	withdrawals migrate                        apply database migrations
 //	withdrawals admin create-key --name NAME   print a new admin API key
+//	withdrawals admin reconcile                check the ledger; exit 1 on any discrepancy
+//	withdrawals version                        print the version and build
 //
-// Configuration is environment variables (see config.go and the README).
+// Configuration is environment variables (config.go; `withdrawals serve --help`).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"os/user"
+	"runtime/debug"
 	"syscall"
-	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/paycore/withdrawals/handlers"
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/migrations"
-	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services"
 )
 
-const usage = `usage:
-  withdrawals serve                          run the HTTP API
-  withdrawals migrate                        apply database migrations
-  withdrawals admin create-key --name NAME [--scope read]   create an admin API key and print it
-  withdrawals admin reconcile                check the ledger; exit 1 on any discrepancy
+const usage = `Usage:
+  withdrawals serve                                 run the HTTP API and the background workers
+  withdrawals migrate                               apply the database migrations
+  withdrawals admin create-key --name NAME [--scope read]
+                                                    create an admin API key and print only the key
+  withdrawals admin reconcile                       check the ledger; exit 1 on any discrepancy
+  withdrawals version                               print the version and build
+  withdrawals help                                  print this help
+
+Every command takes --help. Configuration is environment variables:
+withdrawals serve --help lists them with their defaults.
 `
+
+// version is set at build time (-ldflags "-X main.version=v1.2.3"); otherwise the
+// module's version or the commit from the build information is shown.
+var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	var exit exitCode
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(int(exit))
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "withdrawals:", err)
 		os.Exit(1)
 	}
 }
 
+// exitCode ends the program with a code and nothing more to print: help (0), or a
+// command line that makes no sense (2), after its usage was printed.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
 // run is the whole program; main only adds signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("missing command")
+		return exitCode(2)
 	}
-	cfg, err := loadConfig()
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return nil
+	case "serve":
+		fs := commandFlags("serve", "run the HTTP API and the background workers", stdout, stderr, func(w io.Writer) {
+			fmt.Fprintln(w, "\nEnvironment variables:")
+			printSettings(w)
+		})
+		if err := parse(fs, args[1:], stdout, stderr); err != nil {
+			return err
+		}
+		return withConfig(func(cfg config) error { return serve(ctx, cfg, logging.New(stderr, cfg.LogLevel), stdout) })
+	case "migrate":
+		fs := commandFlags("migrate", "apply the database migrations (ours and River's) to DATABASE_URL, creating the database when missing", stdout, stderr, nil)
+		if err := parse(fs, args[1:], stdout, stderr); err != nil {
+			return err
+		}
+		return withConfig(func(cfg config) error {
+			db, err := openMigrated(ctx, cfg, true)
+			if err != nil {
+				return err
+			}
+			logging.New(stderr, cfg.LogLevel).Info("migrations applied", "database", database.Redact(cfg.DatabaseURL))
+			return closeDB(db)
+		})
+	case "admin":
+		return adminCommand(ctx, args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "withdrawals: unknown command %q\n\n%s", args[0], usage)
+		return exitCode(2)
+	}
+}
+
+// commandFlags is a command's flag set, whose usage says what the command does (and
+// extra adds to it).
+func commandFlags(name, what string, stdout, stderr io.Writer, extra func(io.Writer)) *flag.FlagSet {
+	fs := flag.NewFlagSet("withdrawals "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: withdrawals %s [flags]\n\n%s.\n", name, what)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		if extra != nil {
+			extra(w)
+		}
+	}
+	return fs
+}
+
+// parse reads a command's flags: --help prints its usage on stdout and ends the program
+// with 0; a flag it does not know prints the usage on stderr and ends it with 2. No
+// database is touched before this returns nil.
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitCode(0)
+	case err != nil:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "withdrawals: %v\n", err)
+		fs.Usage()
+		return exitCode(2)
+	case fs.NArg() > 0:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "withdrawals: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitCode(2)
+	}
+	return nil
+}
+
+// withConfig reads the configuration and runs fn with it.
+func withConfig(fn func(config) error) error {
+	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	logger := logging.New(stderr, cfg.LogLevel)
-	switch args[0] {
-	case "serve":
-		return serve(ctx, cfg, logger, stdout)
-	case "migrate":
-		db, err := openMigrated(ctx, cfg, true)
-		if err != nil {
-			return err
-		}
-		logger.Info("migrations applied", "database", database.Redact(cfg.DatabaseURL))
-		return closeDB(db)
-	case "admin":
-		return adminCommand(ctx, cfg, args[1:], stdout, stderr)
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+	return fn(cfg)
+}
+
+// versionLine is the version and the build's commit, time and Go version.
+func versionLine() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "withdrawals " + version
 	}
+	v := version
+	if v == "" {
+		v = info.Main.Version
+	}
+	build := map[string]string{}
+	for _, s := range info.Settings {
+		build[s.Key] = s.Value
+	}
+	line := "withdrawals " + v
+	if rev := build["vcs.revision"]; rev != "" {
+		if build["vcs.modified"] == "true" {
+			rev += " (modified)"
+		}
+		line += ", commit " + rev
+	}
+	if t := build["vcs.time"]; t != "" {
+		line += ", " + t
+	}
+	return line + ", " + info.GoVersion
 }
 
 // openMigrated connects to the database, creating it and applying migrations when
@@ -106,72 +221,4 @@ func closeDB(db *gorm.DB) error {
 		return err
 	}
 	return sqlDB.Close()
-}
-
-// errDiscrepancy makes `admin reconcile` exit non-zero after printing its report.
-var errDiscrepancy = errors.New("ledger reconciliation found discrepancies")
-
-func adminCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "reconcile" {
-		return reconcileCommand(ctx, cfg, stdout)
-	}
-	if len(args) == 0 || args[0] != "create-key" {
-		fmt.Fprint(stderr, usage)
-		return errors.New("unknown admin command")
-	}
-	fs := flag.NewFlagSet("admin create-key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "", "a name that says who or what uses the key")
-	scope := fs.String("scope", "read_write", "read (look, change nothing) or read_write")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *name == "" {
-		return errors.New("admin create-key: --name is required")
-	}
-	db, err := openMigrated(ctx, cfg, cfg.AutoMigrate)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	key, err := services.NewAccounts(db, time.Now).CreateAdminKey(ctx, *name, models.Scope(*scope), cliActor())
-	if err != nil {
-		return err
-	}
-	// Only the key goes to stdout, so scripts can capture it: ADMIN_KEY=$(withdrawals admin create-key --name ops)
-	_, err = fmt.Fprintln(stdout, key.Plaintext)
-	return err
-}
-
-// cliActor is who the audit trail says acted from the command line: the operating
-// system user running it.
-func cliActor() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	return "cli:" + name
-}
-
-// reconcileCommand prints the reconciliation report as JSON, the same document as
-// GET /api/admin/ledger/reconciliation.
-func reconcileCommand(ctx context.Context, cfg config, stdout io.Writer) error {
-	db, err := openMigrated(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	report, err := services.NewLedger(db, time.Now).Reconcile(ctx)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(handlers.ReconciliationOf(report)); err != nil {
-		return err
-	}
-	if !report.OK {
-		return errDiscrepancy
-	}
-	return nil
 }

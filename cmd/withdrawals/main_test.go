@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 
+	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/testdb"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
 )
 
 func TestAdminCreateKeyPrintsOnlyTheKey(t *testing.T) {
@@ -30,7 +33,7 @@ func TestAdminCreateKeyPrintsOnlyTheKey(t *testing.T) {
 	if !regexp.MustCompile(`^wk_[0-9A-Za-z]{40}$`).MatchString(key) {
 		t.Fatalf("stdout is not just a key: %q", stdout.String())
 	}
-	p, err := services.NewAccounts(db, time.Now).Authenticate(context.Background(), key)
+	p, err := admin(t, db).Authenticate(context.Background(), key)
 	if err == nil && p.Role != "admin" {
 		t.Errorf("role %s", p.Role)
 	}
@@ -77,8 +80,8 @@ func TestAdminReconcileExitsNonZeroOnDiscrepancy(t *testing.T) {
 	if !strings.Contains(stdout.String(), `"ok": true`) {
 		t.Errorf("report: %s", stdout.String())
 	}
-	accounts := services.NewAccounts(db, time.Now)
-	m, err := accounts.CreateMerchant(context.Background(), "Acme", "test")
+	acc := admin(t, db)
+	m, err := acc.CreateMerchant(context.Background(), "Acme", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func TestAdminCreateKeyIsAuditedAndScoped(t *testing.T) {
 	if err := run(context.Background(), []string{"admin", "create-key", "--name", "dashboards", "--scope", "read"}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v (%s)", err, stderr.String())
 	}
-	p, err := services.NewAccounts(db, time.Now).Authenticate(context.Background(), strings.TrimSpace(stdout.String()))
+	p, err := admin(t, db).Authenticate(context.Background(), strings.TrimSpace(stdout.String()))
 	if err != nil || p.Role != "admin" || p.Scope != "read" {
 		t.Fatalf("key: %+v %v", p, err)
 	}
@@ -163,11 +166,11 @@ func TestAdminCreateKeyIsAuditedAndScoped(t *testing.T) {
 // Each start in demo mode prints new keys and revokes those of the start before.
 func TestDemoSeedRevokesTheKeysOfEarlierStarts(t *testing.T) {
 	db, _ := testdb.New(t)
-	accounts := services.NewAccounts(db, time.Now)
+	acc := admin(t, db)
 	keys := regexp.MustCompile(`(?m)^  export (MERCHANT|ADMIN)_KEY=(wk_\w+)$`)
 	seed := func() []string {
 		var out bytes.Buffer
-		if err := seedDemo(context.Background(), accounts, "127.0.0.1:8080", &out); err != nil {
+		if err := seedDemo(context.Background(), acc, "127.0.0.1:8080", &out); err != nil {
 			t.Fatal(err)
 		}
 		var found []string
@@ -181,12 +184,12 @@ func TestDemoSeedRevokesTheKeysOfEarlierStarts(t *testing.T) {
 	}
 	first, second := seed(), seed()
 	for _, k := range first {
-		if _, err := accounts.Authenticate(context.Background(), k); !errors.Is(err, services.ErrUnauthorized) {
+		if _, err := acc.Authenticate(context.Background(), k); !errors.Is(err, services.ErrUnauthorized) {
 			t.Errorf("a key of the first start still works: %v", err)
 		}
 	}
 	for _, k := range second {
-		if _, err := accounts.Authenticate(context.Background(), k); err != nil {
+		if _, err := acc.Authenticate(context.Background(), k); err != nil {
 			t.Errorf("a key of the latest start is refused: %v", err)
 		}
 	}
@@ -195,4 +198,13 @@ func TestDemoSeedRevokesTheKeysOfEarlierStarts(t *testing.T) {
 	if live != 2 {
 		t.Errorf("%d live keys after two starts, want 2", live)
 	}
+}
+
+func admin(t *testing.T, db *gorm.DB) *accounts.Service {
+	t.Helper()
+	a, err := app.NewAdmin(db, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Accounts
 }

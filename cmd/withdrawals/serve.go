@@ -12,8 +12,9 @@ import (
 
 	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/database"
-	"github.com/paycore/withdrawals/payouts"
-	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/rails"
+	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/webhooks"
 )
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
@@ -24,9 +25,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	defer closeDB(db)
 
 	a, err := app.New(db, app.Config{
+		DatabaseURL:    cfg.DatabaseURL,
 		BitcoinNetwork: cfg.BitcoinNetwork,
 		BatchInterval:  cfg.PayoutBatchInterval,
-		Payout: services.PayoutConfig{
+		Payout: payouts.Config{
 			BatchMax: cfg.PayoutBatchMax, PollInterval: cfg.PayoutPollInterval,
 			ProviderTimeout: cfg.PayoutProviderTimeout, MaxAttempts: cfg.PayoutMaxAttempts,
 			BatchWrites: cfg.PayoutBatchWrites,
@@ -34,8 +36,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		RetryBase: cfg.PayoutRetryBase,
 		RetryMax:  cfg.PayoutRetryMax,
 		Workers:   cfg.Workers,
-		Sandbox:   payouts.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses, Fault: cfg.SandboxFault},
-		Webhooks: services.WebhookConfig{
+		Sandbox:   rails.SandboxConfig{ConfirmDelay: cfg.SandboxConfirmDelay, FailAddresses: cfg.SandboxFailAddresses, Fault: cfg.SandboxFault},
+		Webhooks: webhooks.Config{
 			AllowPrivateURLs: cfg.WebhookAllowPrivateURLs, Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter,
 			RotationOverlap: 24 * time.Hour, RetryBase: cfg.WebhookRetryBase, RetryMax: cfg.WebhookRetryMax,
 			MerchantConcurrency: cfg.WebhookMerchantConcurrency,
@@ -48,11 +50,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		RateLimitWithdrawalsPerMinute: cfg.RateLimitWithdrawalsPerMinute,
 		AuthFailuresPerMinute:         cfg.AuthFailuresPerMinute,
 		WebhookMaxAttempts:            cfg.WebhookMaxAttempts,
+		SoftStopTimeout:               cfg.ShutdownTimeout / 2,
 		Logger:                        logger,
 	})
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	if cfg.DemoSeed {
 		if err := seedDemo(ctx, a.Accounts, cfg.HTTPAddr, stdout); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
@@ -89,7 +93,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", cfg.HTTPAddr, "database", database.Redact(cfg.DatabaseURL),
+	logger.Info("listening", "addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", database.Redact(cfg.DatabaseURL),
 		"payout_provider", a.Provider.Name(), "batch_interval", cfg.PayoutBatchInterval.String())
 
 	var serveErr error
@@ -104,10 +108,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
 	}
-	// Running jobs finish within the deadline; those cut off are handed back to the
-	// queue (River rescues them) and, being idempotent, simply run again.
+	// Running jobs may finish for half the deadline (River's soft stop); then their
+	// contexts are cancelled, and those cut off are handed back to the queue and, being
+	// idempotent, simply run again.
 	if err := a.Jobs.Stop(shutdownCtx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("job queue shutdown: %w", err))
+		if err := a.Jobs.StopAndCancel(context.Background()); err != nil {
+			serveErr = errors.Join(serveErr, fmt.Errorf("job queue cancel: %w", err))
+		}
 	}
 	return serveErr
 }

@@ -28,8 +28,11 @@ import (
 	"github.com/paycore/withdrawals/internal/logging"
 	"github.com/paycore/withdrawals/internal/testdb"
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/rails"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
+	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/webhooks"
 )
 
 // BatchInterval is the payout interval the test server quotes in estimatedCompletion.
@@ -42,9 +45,9 @@ type Options struct {
 	MaxAttempts   int
 	PollInterval  time.Duration
 	// Provider replaces the sandbox; Sandbox configures it otherwise.
-	Provider          payouts.Provider
-	Sandbox           payouts.SandboxConfig
-	Webhooks          services.WebhookConfig
+	Provider          rails.Provider
+	Sandbox           rails.SandboxConfig
+	Webhooks          webhooks.Config
 	WhitelistCooldown time.Duration
 	// RateLimit, RateLimitWithdrawals and AuthFailures are per minute; tests default
 	// to 100,000.
@@ -65,7 +68,8 @@ type Env struct {
 	MetricsURL string
 	DB         *gorm.DB
 	App        *app.App
-	Accounts   *services.Accounts
+	Accounts   *accounts.Service
+	dbURL      string
 	AdminKey   string
 	client     *http.Client
 }
@@ -73,16 +77,16 @@ type Env struct {
 // New starts the service for t on a fresh database, with an admin key ready.
 func New(t testing.TB, opts ...func(*Options)) *Env {
 	t.Helper()
-	db, _ := testdb.New(t)
-	return newOn(t, db, opts...)
+	db, dbURL := testdb.New(t)
+	return newOn(t, db, dbURL, opts...)
 }
 
-func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
+func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env {
 	t.Helper()
 	o := Options{BatchInterval: BatchInterval, BatchMax: 500, MaxAttempts: 5, PollInterval: 200 * time.Millisecond,
 		RateLimit: 100_000, RateLimitWithdrawals: 100_000, AuthFailures: 100_000,
 		// Receivers in tests listen on 127.0.0.1, so private URLs are allowed here.
-		Webhooks: services.WebhookConfig{AllowPrivateURLs: true, Timeout: 2 * time.Second, DisableAfter: 72 * time.Hour,
+		Webhooks: webhooks.Config{AllowPrivateURLs: true, Timeout: 2 * time.Second, DisableAfter: 72 * time.Hour,
 			RotationOverlap: 24 * time.Hour, RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}}
 	for _, opt := range opts {
 		opt(&o)
@@ -93,9 +97,10 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 		logger = logging.New(o.LogTo, "debug")
 	}
 	a, err := app.New(db, app.Config{
+		DatabaseURL:    dbURL,
 		BitcoinNetwork: "mainnet",
 		BatchInterval:  o.BatchInterval,
-		Payout: services.PayoutConfig{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
+		Payout: payouts.Config{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
 			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
 		RetryBase:         10 * time.Millisecond,
 		RetryMax:          100 * time.Millisecond,
@@ -119,6 +124,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // after the servers and the jobs, registered later, have stopped
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	metricsSrv := httptest.NewServer(a.Metrics)
@@ -129,7 +135,7 @@ func newOn(t testing.TB, db *gorm.DB, opts ...func(*Options)) *Env {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 128
-	env := &Env{T: t, URL: srv.URL, MetricsURL: metricsSrv.URL, DB: db, App: a, Accounts: a.Accounts, AdminKey: admin.Plaintext,
+	env := &Env{T: t, URL: srv.URL, MetricsURL: metricsSrv.URL, DB: db, dbURL: dbURL, App: a, Accounts: a.Accounts, AdminKey: admin.Plaintext,
 		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	if o.StartJobs {
 		env.StartJobs()
@@ -345,7 +351,7 @@ func (e *Env) SendConcurrently(n int, r Request) []Response {
 // crash and restart or as another replica; its jobs are not started.
 func Restart(e *Env, opts ...func(*Options)) *Env {
 	e.T.Helper()
-	return newOn(e.T, e.DB, opts...)
+	return newOn(e.T, e.DB, e.dbURL, opts...)
 }
 
 type testWriter struct{ t testing.TB }

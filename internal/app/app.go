@@ -1,44 +1,62 @@
-// Package app wires the service together: services over one database, the payout
-// provider, the River job client and the HTTP handler. The binary and the tests build
-// the service through it, so they run the same thing.
+// Package app wires the service together: the use cases over one database, the payout
+// rail, the River job clients and the HTTP handler. The binary and the tests build the
+// service through it, so they run the same thing. Every dependency is given to its
+// constructor: what is built here is complete when New returns.
 package app
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"gorm.io/gorm"
 
-	"github.com/paycore/withdrawals"
+	contract "github.com/paycore/withdrawals"
 	"github.com/paycore/withdrawals/handlers"
+	"github.com/paycore/withdrawals/internal/balancecache"
+	"github.com/paycore/withdrawals/internal/catalog"
+	"github.com/paycore/withdrawals/internal/dbtx"
 	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/internal/ratelimit"
-	"github.com/paycore/withdrawals/payouts"
+	"github.com/paycore/withdrawals/rails"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/accounts"
 	"github.com/paycore/withdrawals/services/address"
+	"github.com/paycore/withdrawals/services/audit"
+	"github.com/paycore/withdrawals/services/ledger"
+	"github.com/paycore/withdrawals/services/ops"
+	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/pricing"
+	"github.com/paycore/withdrawals/services/webhooks"
+	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
 // Config is everything the wiring needs besides the database.
 type Config struct {
+	// DatabaseURL is the database's, for the connection River listens on (LISTEN/NOTIFY).
+	DatabaseURL    string
 	BitcoinNetwork string
 	BatchInterval  time.Duration
-	Payout         services.PayoutConfig
+	Payout         payouts.Config
 	RetryBase      time.Duration
 	RetryMax       time.Duration
 	Workers        int
-	Webhooks       services.WebhookConfig
+	Webhooks       webhooks.Config
 	WebhookWorkers int
 	// WebhookMaxAttempts is how many times a delivery is tried (about a day of retries).
 	WebhookMaxAttempts int
 	// AuthCacheTTL keeps authenticated API keys in memory (0: look every key up).
 	AuthCacheTTL time.Duration
-	// BalanceCacheTTL keeps merchants' balances in memory (0: read every time); see
-	// services.BalanceCache.
+	// BalanceCacheTTL keeps merchants' balances in memory (0: read every time).
 	BalanceCacheTTL time.Duration
 	// WhitelistCooldown delays new whitelist entries and turning enforcement off.
 	WhitelistCooldown time.Duration
@@ -47,25 +65,39 @@ type Config struct {
 	RateLimitWithdrawalsPerMinute int
 	// AuthFailuresPerMinute is per client address and instance.
 	AuthFailuresPerMinute int
-	// Provider is the payment service; nil means the sandbox configured by Sandbox.
-	Provider payouts.Provider
-	Sandbox  payouts.SandboxConfig
+	// SoftStopTimeout is how long running jobs may finish on shutdown before their
+	// contexts are cancelled.
+	SoftStopTimeout time.Duration
+	// Provider is the payment rail; nil means the sandbox configured by Sandbox.
+	Provider rails.Provider
+	Sandbox  rails.SandboxConfig
 	Clock    services.Clock
 	Logger   *slog.Logger
 }
 
+// groupWriters and maxGroup shape withdrawal creation's group commit: two groups are
+// written at once (one can be written while the other commits, and groups still grow
+// under load), each of at most 64 withdrawals, which bounds the first one's wait.
+const (
+	groupWriters = 2
+	maxGroup     = 64
+)
+
 // App is the wired service.
 type App struct {
-	Accounts    *services.Accounts
-	Withdrawals *services.Withdrawals
-	Payouts     *services.Payouts
-	Webhooks    *services.Webhooks
-	Ledger      *services.Ledger
-	Provider    payouts.Provider
+	Accounts    *accounts.Service
+	Withdrawals *withdrawals.Service
+	Payouts     *payouts.Service
+	Webhooks    *webhooks.Service
+	Ledger      *ledger.Ledger
+	Provider    rails.Provider
 	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
 	Handler     http.Handler
 	// Metrics serves GET /metrics, on a listener of its own (METRICS_ADDR).
 	Metrics http.Handler
+
+	recorder *withdrawals.Grouped
+	listener *pgxpool.Pool
 }
 
 // New wires the service on db.
@@ -74,74 +106,152 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BITCOIN_NETWORK: %w", err)
 	}
-	sqlDB, err := db.DB()
+	tx, err := dbtx.New(db)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	provider := cfg.Provider
-	if provider == nil {
+	a := &App{Provider: cfg.Provider}
+	if a.Provider == nil {
 		if cfg.Sandbox.Clock == nil {
 			cfg.Sandbox.Clock = cfg.Clock
 		}
-		provider = payouts.NewSandbox(db, cfg.Sandbox)
+		a.Provider = rails.NewSandbox(db, cfg.Sandbox)
 	}
-	outbox := services.NewOutbox(cfg.WebhookMaxAttempts)
-	m := metrics.New(db, cfg.Logger)
-	a := &App{
-		Accounts:    services.NewAccounts(db, cfg.Clock),
-		Withdrawals: services.NewWithdrawals(db, validator, cfg.Clock, cfg.BatchInterval, outbox),
-		Payouts:     services.NewPayouts(db, provider, cfg.Clock, cfg.Payout, cfg.Logger, outbox, m),
-		Webhooks:    services.NewWebhooks(db, cfg.Clock, cfg.Webhooks, outbox, m, cfg.Logger),
-		Ledger:      services.NewLedger(db, cfg.Clock),
-		Provider:    provider,
+	// River listens for new jobs on a connection of its own; jobs are inserted and worked
+	// through the service's pool. One client only inserts (the use cases enqueue
+	// through it), the other runs the workers, which use the use cases.
+	if a.listener, err = listenerPool(cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
-	a.Accounts.CacheKeys(cfg.AuthCacheTTL)
-	balanceCache := services.NewBalanceCache(cfg.BalanceCacheTTL, cfg.Clock)
-	a.Accounts.UseBalanceCache(balanceCache)
-	a.Withdrawals.UseBalanceCache(balanceCache)
-	a.Payouts.UseBalanceCache(balanceCache)
-	catalog := services.NewCatalog(cfg.Clock)
-	a.Withdrawals.UseCatalog(catalog)
-	a.Withdrawals.UseMetrics(m)
-	feeSchedules := services.NewFeeSchedules(db, cfg.Clock)
-	feeSchedules.UseCatalog(catalog)
-	a.Jobs, err = services.NewJobClient(sqlDB, outbox, a.Payouts, a.Webhooks, services.QueueConfig{
-		BatchInterval: cfg.BatchInterval, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-		Workers: cfg.Workers, WebhookWorkers: cfg.WebhookWorkers,
-		Logger: slog.New(minLevel{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}),
-	})
+	driver := riverdatabasesql.NewWithPgxListener(tx.SQL(), a.listener)
+	inserter, err := river.NewClient(driver, &river.Config{Logger: quiet(cfg.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
+
+	m := metrics.New(ops.New(db), cfg.Logger)
+	tokens := catalog.New(db, cfg.Clock)
+	book := ledger.New(tx, cfg.Clock, tokens, balancecache.New[[]ledger.Balance](cfg.BalanceCacheTTL, cfg.Clock), m)
+	outbox := webhooks.NewOutbox(cfg.WebhookMaxAttempts)
+	prices := pricing.New(tx, cfg.Clock, tokens)
+	lifecycle := withdrawals.NewLifecycle(book, outbox)
+	a.recorder = withdrawals.NewGrouped(withdrawals.NewPipelineRecorder(tx, book, outbox),
+		withdrawals.GroupConfig{Writers: groupWriters, MaxGroup: maxGroup, Observe: m.ObserveGroup})
+	a.Ledger = book
+	a.Withdrawals = withdrawals.New(tx, cfg.Clock, prices, validator, a.recorder, lifecycle, cfg.BatchInterval)
+	a.Payouts = payouts.New(tx, a.Provider, cfg.Clock, cfg.Payout, cfg.Logger, lifecycle, inserter, m)
+	a.Webhooks = webhooks.New(tx, cfg.Clock, cfg.Webhooks, outbox, inserter, m, cfg.Logger)
+	a.Accounts = accounts.New(tx, cfg.Clock, book, tokens, cfg.AuthCacheTTL)
+	if a.Jobs, err = jobClient(driver, a, cfg); err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
 	a.Handler = handlers.New(handlers.Deps{
-		Withdrawals:  a.Withdrawals,
-		Balances:     services.NewBalances(db, cfg.Clock, balanceCache, m),
-		Accounts:     a.Accounts,
-		FeeSchedules: feeSchedules,
-		Payouts:      a.Payouts,
-		Webhooks:     a.Webhooks,
-		Ledger:       a.Ledger,
-		Whitelist:    services.NewWhitelist(db, validator, cfg.Clock, cfg.WhitelistCooldown),
-		AuditLog:     services.NewAuditLog(db),
+		Withdrawals: a.Withdrawals,
+		Ledger:      book,
+		Accounts:    a.Accounts,
+		Pricing:     prices,
+		Payouts:     a.Payouts,
+		Webhooks:    a.Webhooks,
+		Whitelist:   withdrawals.NewWhitelist(tx, prices, validator, cfg.Clock, cfg.WhitelistCooldown),
+		AuditLog:    audit.NewLog(db),
 		RateLimits: handlers.RateLimits{
 			All:          ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals:  ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
 			AuthFailures: ratelimit.New(cfg.AuthFailuresPerMinute, cfg.Clock),
 		},
 		Metrics: m,
-		Ready:   sqlDB.PingContext,
-		OpenAPI: withdrawals.OpenAPI,
+		Ready:   tx.SQL().PingContext,
+		OpenAPI: contract.OpenAPI,
 		Logger:  cfg.Logger,
 	})
 	a.Metrics = m.Handler()
 	return a, nil
 }
 
-// minLevel drops records below min: River reports its bookkeeping at INFO every few
-// seconds, while its warnings and errors belong in the service log.
+// Close stops what New started besides the job client: the group commit's writers
+// (after writing what is queued) and River's listener pool. Call it once the HTTP
+// server and the job client have stopped.
+func (a *App) Close() {
+	a.recorder.Close()
+	a.listener.Close()
+}
+
+// listenerPool is the small pool River takes its LISTEN connection from.
+func listenerPool(databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("job queue listener: %w", err)
+	}
+	cfg.MinConns, cfg.MaxConns = 0, 2
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("job queue listener: %w", err)
+	}
+	return pool, nil
+}
+
+// jobClient is the River client that runs the payout and webhook jobs. The periodic
+// batching runs on River's elected leader only, so N instances batch once per interval.
+func jobClient(driver *riverdatabasesql.Driver, a *App, cfg Config) (*river.Client[*sql.Tx], error) {
+	workers := river.NewWorkers()
+	payouts.AddWorkers(workers, a.Payouts)
+	river.AddWorker(workers, webhooks.NewWorker(a.Webhooks))
+	var periodic []*river.PeriodicJob
+	if cfg.BatchInterval > 0 { // 0: batches run only on demand (POST /api/admin/payout-runs)
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.BatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return payouts.TickArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		))
+	}
+	jobTimeout := cfg.Payout.ProviderTimeout + 30*time.Second
+	return river.NewClient(driver, &river.Config{
+		ID: clientID(),
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			webhooks.Queue:     {MaxWorkers: cfg.WebhookWorkers},
+		},
+		Workers: workers,
+		// New jobs wake the workers through LISTEN/NOTIFY; the poll is the fallback for
+		// a notification skipped by the outbox's throttle. A fetch claims at most as many
+		// jobs as there are free workers, and River waits FetchCooldown between fetches.
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
+		JobTimeout:        jobTimeout,
+		// A job running when its process died (kill -9, OOM) stays "running" until
+		// rescued; River's default waits an hour, with a batch's funds locked meanwhile.
+		// Every job here is idempotent, so running it again a minute after its timeout is
+		// safe.
+		RescueStuckJobsAfter: jobTimeout + time.Minute,
+		RetryPolicy:          &payouts.Backoff{Base: cfg.RetryBase, Max: cfg.RetryMax},
+		SoftStopTimeout:      cfg.SoftStopTimeout,
+		Logger:               quiet(cfg.Logger),
+		PeriodicJobs:         periodic,
+	})
+}
+
+// clientID names this process in River's tables (the leader, each job's attempted_by):
+// host, process id and start time, so an operator can tell which instance ran or holds
+// what.
+func clientID() string {
+	host, _ := os.Hostname()
+	host = strings.NewReplacer(".", "_", "-", "_").Replace(cmp.Or(host, "unknown_host"))
+	if len(host) > 60 {
+		host = host[:60]
+	}
+	return fmt.Sprintf("%s_pid%d_%d", host, os.Getpid(), time.Now().Unix())
+}
+
+// quiet keeps River's warnings and errors and drops its bookkeeping at INFO, which it
+// reports every few seconds.
+func quiet(logger *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{Handler: logger.Handler(), min: slog.LevelWarn})
+}
+
+// minLevel drops records below min.
 type minLevel struct {
 	slog.Handler
 	min slog.Level
@@ -157,4 +267,22 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// Admin is what the command line's admin commands use: accounts and the ledger, without
+// the job queue or the HTTP layer.
+type Admin struct {
+	Accounts *accounts.Service
+	Ledger   *ledger.Ledger
+}
+
+// NewAdmin wires Admin on db.
+func NewAdmin(db *gorm.DB, clock services.Clock) (*Admin, error) {
+	tx, err := dbtx.New(db)
+	if err != nil {
+		return nil, err
+	}
+	tokens := catalog.New(db, clock)
+	book := ledger.New(tx, clock, tokens, nil, nil)
+	return &Admin{Accounts: accounts.New(tx, clock, book, tokens, 0), Ledger: book}, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"gorm.io/gorm"
 )
 
 // Metrics are the service's instruments.
@@ -31,9 +30,9 @@ type Metrics struct {
 	balanceFromCache, balanceFromDatabase prometheus.Counter
 }
 
-// New registers the instruments, the Go runtime's, and the database-backed gauges
-// (withdrawals by token and status, job queue depth) read at scrape time.
-func New(db *gorm.DB, logger *slog.Logger) *Metrics {
+// New registers the instruments, the Go runtime's, and the gauges source supplies
+// (withdrawals by token and status, job queue depth) at scrape time.
+func New(source Source, logger *slog.Logger) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -70,7 +69,7 @@ func New(db *gorm.DB, logger *slog.Logger) *Metrics {
 	m.balanceFromCache, m.balanceFromDatabase = balanceReads.WithLabelValues("cache"), balanceReads.WithLabelValues("database")
 	m.Registry.MustRegister(m.requests, m.batchSize, m.providerLatency, m.webhookOutcomes, m.webhookLatency, m.groupSize, m.groupDuration, balanceReads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&dbCollector{db: db, logger: logger})
+		&sourceCollector{source: source, logger: logger})
 	return m
 }
 
@@ -112,11 +111,12 @@ func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
 	}
 }
 
-// ObserveGroup records one group commit of withdrawals.
-func (m *Metrics) ObserveGroup(withdrawals int, d time.Duration) {
+// ObserveGroup records one group commit of withdrawals: its size and how long its
+// write took, commit included.
+func (m *Metrics) ObserveGroup(withdrawals int, seconds float64) {
 	if m != nil {
 		m.groupSize.Observe(float64(withdrawals))
-		m.groupDuration.Observe(d.Seconds())
+		m.groupDuration.Observe(seconds)
 	}
 }
 
@@ -131,10 +131,27 @@ func (m *Metrics) ObserveBalanceRead(cached bool) {
 	}
 }
 
-// dbCollector reads gauges from PostgreSQL at scrape time, so every replica reports
-// the same truth without keeping counters in step.
-type dbCollector struct {
-	db     *gorm.DB
+// Gauges are the figures that live in the database, as a Source reads them.
+type Gauges struct {
+	Withdrawals []struct {
+		Token, Status string
+		N             float64
+	}
+	Jobs []struct {
+		Queue, State string
+		N            float64
+	}
+}
+
+// Source supplies the database's figures at scrape time (services/ops).
+type Source interface {
+	Gauges(ctx context.Context) (Gauges, error)
+}
+
+// sourceCollector turns a Source's figures into gauges at scrape time, so every replica
+// reports the same truth without keeping counters in step.
+type sourceCollector struct {
+	source Source
 	logger *slog.Logger
 }
 
@@ -143,35 +160,23 @@ var (
 	queueDesc       = prometheus.NewDesc("job_queue_depth", "Background jobs waiting or running, by queue and state.", []string{"queue", "state"}, nil)
 )
 
-func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- withdrawalsDesc
 	ch <- queueDesc
 }
 
-func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var withdrawals []struct {
-		Token, Status string
-		N             float64
+	g, err := c.source.Gauges(ctx)
+	if err != nil {
+		c.logger.Warn("metrics: gauges", "error", err.Error())
+		return
 	}
-	// withdrawal_counts is kept by the statements that change withdrawals, so a scrape
-	// reads one row per merchant, token and status, whatever the history's length.
-	if err := c.db.WithContext(ctx).Raw(`SELECT token, status, SUM(n) AS n FROM withdrawal_counts GROUP BY token, status`).Scan(&withdrawals).Error; err != nil {
-		c.logger.Warn("metrics: withdrawals", "error", err.Error())
-	}
-	for _, w := range withdrawals {
+	for _, w := range g.Withdrawals {
 		ch <- prometheus.MustNewConstMetric(withdrawalsDesc, prometheus.GaugeValue, w.N, w.Token, w.Status)
 	}
-	var jobs []struct {
-		Queue, State string
-		N            float64
-	}
-	if err := c.db.WithContext(ctx).Raw(`SELECT queue, state, COUNT(*) AS n FROM river_job
-		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`).Scan(&jobs).Error; err != nil {
-		c.logger.Warn("metrics: job queue", "error", err.Error())
-	}
-	for _, j := range jobs {
+	for _, j := range g.Jobs {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, j.N, j.Queue, j.State)
 	}
 }

@@ -1,0 +1,144 @@
+package withdrawals
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paycore/withdrawals/internal/dbtx"
+	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/ledger"
+	"github.com/paycore/withdrawals/services/webhooks"
+)
+
+// transitions is the whole withdrawal state machine (docs/ARCHITECTURE.md). Terminal
+// states have no entry, so nothing ever leaves them.
+var transitions = map[models.WithdrawalStatus][]models.WithdrawalStatus{
+	models.StatusPending:    {models.StatusProcessing, models.StatusCancelled, models.StatusFailed},
+	models.StatusProcessing: {models.StatusConfirmed, models.StatusFailed},
+}
+
+// Change is one requested status change and the facts that come with it.
+type Change struct {
+	To                models.WithdrawalStatus
+	BatchID           *string // processing
+	ProviderReference *string // processing or confirmed
+	TxHash            *string // confirmed
+	FailureReason     *string // failed
+	Actor             string  // who asked: a key id, "merchant", "payout-worker"
+}
+
+// Lifecycle is the only code that changes withdrawal statuses (their creation aside).
+type Lifecycle struct {
+	ledger *ledger.Ledger
+	outbox *webhooks.Outbox
+}
+
+// NewLifecycle wires the status changes to the ledger and the outbox.
+func NewLifecycle(l *ledger.Ledger, o *webhooks.Outbox) *Lifecycle {
+	return &Lifecycle{ledger: l, outbox: o}
+}
+
+// Apply changes withdrawals that share a status, in the caller's transaction, with a
+// few statements whatever their number:
+//   - a guarded update (WHERE id IN ... AND status = <from>): if any of them moved
+//     meanwhile, nothing changes and the caller gets INVALID_STATE;
+//   - the journal each one implies (ledger.Apply moves the balances by it):
+//     pending -> processing   no money moves
+//     -> cancelled | failed   release: pending -> available
+//     -> confirmed            settle: pending -> external payouts (net) + platform fees (fee)
+//   - the webhook event announcing each change, with its deliveries.
+func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdrawal, c Change, now time.Time) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	from := ws[0].Status
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		if w.Status != from || !slices.Contains(transitions[from], c.To) {
+			return &services.InvalidStateError{ID: w.ID, Status: string(w.Status),
+				Message: fmt.Sprintf("withdrawal %s is %s and cannot become %s", w.ID, w.Status, c.To)}
+		}
+		ids[i] = w.ID
+	}
+
+	updates := map[string]any{"status": c.To, "updated_at": now}
+	switch c.To {
+	case models.StatusProcessing:
+		updates["processing_at"], updates["batch_id"] = now, c.BatchID
+	case models.StatusConfirmed:
+		updates["confirmed_at"], updates["tx_hash"] = now, c.TxHash
+	case models.StatusFailed:
+		updates["failed_at"], updates["failure_reason"] = now, c.FailureReason
+	case models.StatusCancelled:
+		updates["cancelled_at"] = now
+	}
+	if c.ProviderReference != nil {
+		updates["provider_reference"] = c.ProviderReference
+	}
+	// UpdateColumns: no GORM hooks and no automatic updated_at from the wall clock.
+	res := tx.Model(&models.Withdrawal{}).Where("id IN ? AND status = ?", ids, from).UpdateColumns(updates)
+	if res.Error != nil {
+		return fmt.Errorf("transition %d withdrawals %s->%s: %w", len(ws), from, c.To, res.Error)
+	}
+	if res.RowsAffected != int64(len(ws)) {
+		// Someone else moved one first; the caller's view is stale. The caller's
+		// transaction must roll back, which undoes the others too.
+		return &services.InvalidStateError{ID: ws[0].ID, Status: string(from),
+			Message: fmt.Sprintf("withdrawal %s is no longer %s", strings.Join(ids, ", "), from)}
+	}
+
+	journals := make([]ledger.Journal, 0, len(ws))
+	events := make([]models.WebhookEvent, len(ws))
+	for i, w := range ws {
+		w.Status, w.UpdatedAt = c.To, now
+		switch c.To {
+		case models.StatusProcessing:
+			w.ProcessingAt, w.BatchID = &now, c.BatchID
+		case models.StatusConfirmed:
+			w.ConfirmedAt, w.TxHash = &now, c.TxHash
+			journals = append(journals, ledger.Settle(*w, c.Actor, now))
+		case models.StatusFailed:
+			w.FailedAt, w.FailureReason = &now, c.FailureReason
+			journals = append(journals, ledger.Release(*w, c.Actor, now))
+		case models.StatusCancelled:
+			w.CancelledAt = &now
+			journals = append(journals, ledger.Release(*w, c.Actor, now))
+		}
+		if c.ProviderReference != nil {
+			w.ProviderReference = c.ProviderReference
+		}
+		evt, err := webhooks.NewEvent(w.MerchantID, eventFor[c.To], w.ID, eventData(*w), now)
+		if err != nil {
+			return err
+		}
+		events[i] = evt
+	}
+	if err := l.ledger.Apply(ctx, tx, journals); err != nil {
+		return err
+	}
+	return l.outbox.Write(ctx, tx, events, webhooks.Scope{})
+}
+
+// Cancel moves a pending withdrawal to cancelled and returns its amount to available.
+func (s *Service) Cancel(ctx context.Context, merchantID, id string) (models.Withdrawal, error) {
+	var w models.Withdrawal
+	err := s.db.Transaction(ctx, func(tx *dbtx.Tx) error {
+		res := tx.Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&w)
+		if res.Error != nil {
+			return fmt.Errorf("get withdrawal: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("withdrawal %s: %w", id, services.ErrNotFound)
+		}
+		if w.Status != models.StatusPending {
+			return &services.InvalidStateError{ID: w.ID, Status: string(w.Status),
+				Message: fmt.Sprintf("Withdrawal %s is %s; only pending withdrawals can be cancelled", w.ID, w.Status)}
+		}
+		return s.lifecycle.Apply(ctx, tx, []*models.Withdrawal{&w}, Change{To: models.StatusCancelled, Actor: "merchant"}, s.clock.Now())
+	})
+	return w, err
+}
