@@ -44,7 +44,7 @@ chaos: ## Faults under load against the real binary on its own PostgreSQL cluste
 
 fuzz: ## Fuzz amount parsing and formatting, addresses, request bodies (field names, NUL, duplicates), metadata, filters and webhook signatures (FUZZTIME each, default 30s)
 	@for t in "FuzzParseAmount ./models" "FuzzFormatAmount ./models" "FuzzValidate ./services/address" "FuzzBindJSON ./handlers" \
-		"FuzzCheckJSONShape ./handlers" "FuzzCanonicalMetadata ./services" "FuzzParseListFilter ./services" "FuzzSignVerify ./webhooks"; do set -- $$t; \
+		"FuzzCheckJSONShape ./handlers" "FuzzCanonicalMetadata ./services/withdrawals" "FuzzParseListFilter ./handlers" "FuzzSignVerify ./internal/webhookhttp"; do set -- $$t; \
 		echo "== $$1"; go test -run '^$$' -fuzz "^$$1$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 migrate: ## Apply database migrations to DATABASE_URL

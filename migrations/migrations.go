@@ -45,7 +45,7 @@ func Up(ctx context.Context, db *sql.DB) error {
 
 // RiverVersion is the River release whose migrations Up applies; it is part of the
 // schema's identity (test templates are keyed on it).
-const RiverVersion = "v0.41.0"
+const RiverVersion = "v0.51.2"
 
 // Files exposes the embedded SQL, so test helpers can key template databases on it.
 func Files() embed.FS { return files }

@@ -57,6 +57,16 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (CreateResult, err
 	return s.answerBoundKey(ctx, in, err)
 }
 
+// Prepare validates and prices a request and builds what recording it writes, without
+// writing anything: for a caller that records several withdrawals itself.
+func (s *Service) Prepare(ctx context.Context, in CreateInput) (NewWithdrawal, error) {
+	in, err := normalize(in)
+	if err != nil {
+		return NewWithdrawal{}, err
+	}
+	return s.prepare(ctx, in)
+}
+
 // normalize checks what a request carries besides its amount and token, and puts it in
 // canonical form: metadata re-encoded with sorted keys, so that equal requests hash
 // equally for idempotency.
