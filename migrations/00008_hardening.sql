@@ -39,55 +39,20 @@ CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entr
 CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
 
--- Withdrawals per merchant, token, network and status, changed by the statement that
--- changes the withdrawals (statement-level triggers over transition tables, so a batch
--- of 500 is one upsert). /metrics reads these instead of counting the history. Rows are
--- upserted in key order, so two transactions lock shared rows in the same order.
+-- Withdrawals per merchant, token, network and status, kept by the statements that
+-- create withdrawals and change their status, in their own transactions
+-- (services/withdrawals/counts.go), so /metrics and listings read counts instead of
+-- counting the history. Reconciliation proves them exact.
 CREATE TABLE withdrawal_counts (
     merchant_id text   NOT NULL,
     token       text   NOT NULL,
     network     text   NOT NULL,
     status      text   NOT NULL,
-    n           bigint NOT NULL, -- a signed delta is upserted; reconciliation proves n exact
+    n           bigint NOT NULL,
     PRIMARY KEY (merchant_id, token, network, status)
 );
 INSERT INTO withdrawal_counts (merchant_id, token, network, status, n)
 SELECT merchant_id, token, network, status, count(*) FROM withdrawals GROUP BY 1, 2, 3, 4;
-
--- +goose StatementBegin
-CREATE FUNCTION count_withdrawals() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
-        SELECT merchant_id, token, network, status, count(*) FROM new_rows
-         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
-        SELECT merchant_id, token, network, status, -count(*) FROM old_rows
-         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSE
-        INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
-        SELECT merchant_id, token, network, status, sum(k) FROM (
-            SELECT o.merchant_id, o.token, o.network, o.status, -1 AS k
-              FROM old_rows o JOIN new_rows w ON w.id = o.id WHERE w.status <> o.status
-            UNION ALL
-            SELECT w.merchant_id, w.token, w.network, w.status, 1
-              FROM old_rows o JOIN new_rows w ON w.id = o.id WHERE w.status <> o.status
-        ) d GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (merchant_id, token, network, status) DO UPDATE SET n = c.n + EXCLUDED.n;
-    END IF;
-    RETURN NULL;
-END
-$$;
--- +goose StatementEnd
-CREATE TRIGGER withdrawals_counted_insert AFTER INSERT ON withdrawals
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
-CREATE TRIGGER withdrawals_counted_update AFTER UPDATE ON withdrawals
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
-CREATE TRIGGER withdrawals_counted_delete AFTER DELETE ON withdrawals
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_withdrawals();
 
 -- A delivery attempt holds a lease while it is in flight, owned by its River job: any
 -- other job for the same delivery (a rescued one, one of an older release) finds it
@@ -113,10 +78,6 @@ INSERT INTO sandbox_settings DEFAULT VALUES;
 DROP TABLE sandbox_settings;
 ALTER TABLE payout_batches DROP COLUMN manual_resolutions;
 ALTER TABLE webhook_deliveries DROP COLUMN lease_until, DROP COLUMN lease_job;
-DROP TRIGGER withdrawals_counted_insert ON withdrawals;
-DROP TRIGGER withdrawals_counted_update ON withdrawals;
-DROP TRIGGER withdrawals_counted_delete ON withdrawals;
-DROP FUNCTION count_withdrawals();
 DROP TABLE withdrawal_counts;
 DROP TRIGGER ledger_entries_no_truncate ON ledger_entries;
 DROP TRIGGER ledger_entries_append_only ON ledger_entries;

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm/clause"
 
@@ -52,24 +51,17 @@ func Post(ctx context.Context, ex dbtx.Execer, journals []Journal) error {
 	if len(journals) == 0 {
 		return nil
 	}
-	var j journalRows
-	var e entryRows
-	for _, jr := range journals {
-		entries, err := jr.entries()
-		if err != nil {
-			return err
-		}
-		j.add(jr)
-		e.add(entries)
+	c, err := ColumnsOf(journals)
+	if err != nil {
+		return err
 	}
-	err := ex.Execute(ctx, `
+	if err := ex.Execute(ctx, `
 		WITH j AS (
 			INSERT INTO ledger_journals (id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[]))
 		INSERT INTO ledger_entries (id, journal_id, account_id, amount, created_at)
 		SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[]::numeric[], $13::timestamptz[])`,
-		append(j.args(), e.args()...)...)
-	if err != nil {
+		append(c.JournalArgs(), c.EntryArgs()...)...); err != nil {
 		return fmt.Errorf("ledger: post %d journals: %w", len(journals), err)
 	}
 	return nil
@@ -88,6 +80,7 @@ func (l *Ledger) Apply(ctx context.Context, tx *dbtx.Tx, journals []Journal) err
 		return err
 	}
 	d := deltas(journals)
+	l.Moved(tx, d.merchants...)
 	n, err := tx.ExecuteCount(ctx, `
 		WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]::numeric[], $4::text[]::numeric[], $5::timestamptz[])
 		             AS d(merchant_id, token, available, pending, at)),
@@ -96,7 +89,6 @@ func (l *Ledger) Apply(ctx context.Context, tx *dbtx.Tx, journals []Journal) err
 		UPDATE balances b SET available = b.available + d.available, pending = b.pending + d.pending, updated_at = d.at
 		FROM d JOIN locked USING (merchant_id, token)
 		WHERE b.merchant_id = d.merchant_id AND b.token = d.token`, d.args()...)
-	tx.AfterCommit(func() { l.cache.Invalidate(d.merchants...) })
 	if err != nil {
 		return fmt.Errorf("ledger: move balances: %w", err)
 	}
@@ -106,77 +98,11 @@ func (l *Ledger) Apply(ctx context.Context, tx *dbtx.Tx, journals []Journal) err
 	return nil
 }
 
-// LockResult is what locking a group of new withdrawals did to one balance.
-type LockResult struct {
-	MerchantID, Token string
-	Available         decimal.Decimal // before the lock
-	Locked            bool            // every withdrawal of the balance fitted and was locked
-}
-
-// QueueLock queues, in a pipeline, the lock of new withdrawals: per balance, when the
-// available amount covers all of them, the balance moves by their lock journals and the
-// journals are posted; otherwise nothing of that balance changes. Only journals whose
-// withdrawal exists by then count (an earlier statement of the pipeline may not have
-// inserted it). read gets one result per balance concerned.
-func (l *Ledger) QueueLock(p *dbtx.Pipeline, journals []Journal, read func([]LockResult)) error {
-	var j journalRows
-	var e entryRows
-	var avail, pend []string
-	for _, jr := range journals {
-		entries, err := jr.entries()
-		if err != nil {
-			return err
-		}
-		a, pd := jr.balanceDelta()
-		j.add(jr)
-		e.add(entries)
-		avail, pend = append(avail, a.String()), append(pend, pd.String())
-	}
-	args := append(j.args(), e.args()...)
-	args = append(args, avail, pend)
-	p.Query(`
-		WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-		                                 $8::timestamptz[], $14::text[]::numeric[], $15::text[]::numeric[])
-		             AS x(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)
-		            WHERE EXISTS (SELECT 1 FROM withdrawals w WHERE w.id = x.withdrawal_id)),
-		d AS (SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at
-		        FROM x GROUP BY merchant_id, token),
-		locked AS MATERIALIZED (SELECT b.merchant_id, b.token, b.available FROM balances b JOIN d USING (merchant_id, token)
-		                         ORDER BY b.merchant_id, b.token FOR UPDATE OF b),
-		moved AS (UPDATE balances b SET available = b.available + d.available, pending = b.pending + d.pending, updated_at = d.at
-		            FROM d JOIN locked l USING (merchant_id, token)
-		           WHERE b.merchant_id = d.merchant_id AND b.token = d.token AND l.available + d.available >= 0
-		          RETURNING b.merchant_id, b.token),
-		j AS (INSERT INTO ledger_journals (id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at)
-		      SELECT x.id, x.kind, x.merchant_id, x.token, x.withdrawal_id, x.reference, x.created_by, x.created_at
-		        FROM x JOIN moved USING (merchant_id, token)
-		      RETURNING id),
-		e AS (INSERT INTO ledger_entries (id, journal_id, account_id, amount, created_at)
-		      SELECT e.* FROM unnest($9::text[], $10::text[], $11::text[], $12::text[]::numeric[], $13::timestamptz[])
-		                      AS e(id, journal_id, account_id, amount, created_at)
-		        JOIN j ON j.id = e.journal_id)
-		SELECT d.merchant_id, d.token, COALESCE(l.available, 0), m.merchant_id IS NOT NULL
-		  FROM d LEFT JOIN locked l USING (merchant_id, token) LEFT JOIN moved m USING (merchant_id, token)`,
-		args, func(rows pgx.Rows) error {
-			var out []LockResult
-			for rows.Next() {
-				var r LockResult
-				var available string
-				if err := rows.Scan(&r.MerchantID, &r.Token, &available, &r.Locked); err != nil {
-					return err
-				}
-				r.Available = decimal.RequireFromString(available)
-				out = append(out, r)
-			}
-			read(out)
-			return nil
-		})
-	merchants := make([]string, len(journals))
-	for i, jr := range journals {
-		merchants[i] = jr.MerchantID
-	}
-	p.AfterCommit(func() { l.cache.Invalidate(merchants...) })
-	return nil
+// Moved registers, on the transaction or pipeline that moves the merchants' balances,
+// that their cached balances are dropped once it ends. Apply registers it itself; a
+// writer that moves balances in its own statement (withdrawal creation) calls it.
+func (l *Ledger) Moved(ex dbtx.Execer, merchantIDs ...string) {
+	ex.AfterCommit(func() { l.cache.Invalidate(merchantIDs...) })
 }
 
 // OpenAccounts creates a merchant's ledger accounts and zero balance rows for the
@@ -231,37 +157,54 @@ func (l *Ledger) Balances(ctx context.Context, merchantID string) ([]Balance, er
 	return out, nil
 }
 
-// journalRows and entryRows are journals and entries as the columns PostgreSQL unnests.
-type journalRows struct {
+// Columns are journals, their entries and what each changes in its merchant's
+// balance, as the arrays PostgreSQL unnests.
+type Columns struct {
 	ids, kinds, merchants, tokens      []string
 	withdrawals, references, createdBy []*string
 	at                                 []time.Time
+	available, pending                 []string // each journal's balance delta
+
+	entryIDs, entryJournals, entryAccounts, entryAmounts []string
+	entryAt                                              []time.Time
 }
 
-func (r *journalRows) add(j Journal) {
-	r.ids, r.kinds = append(r.ids, j.ID), append(r.kinds, string(j.Kind))
-	r.merchants, r.tokens = append(r.merchants, j.MerchantID), append(r.tokens, j.Token)
-	r.withdrawals, r.references, r.createdBy = append(r.withdrawals, j.WithdrawalID), append(r.references, j.Reference), append(r.createdBy, j.CreatedBy)
-	r.at = append(r.at, j.CreatedAt)
-}
-
-func (r *journalRows) args() []any {
-	return []any{r.ids, r.kinds, r.merchants, r.tokens, r.withdrawals, r.references, r.createdBy, r.at}
-}
-
-type entryRows struct {
-	ids, journals, accounts, amounts []string
-	at                               []time.Time
-}
-
-func (r *entryRows) add(entries []models.LedgerEntry) {
-	for _, e := range entries {
-		r.ids, r.journals, r.accounts = append(r.ids, e.ID), append(r.journals, e.JournalID), append(r.accounts, e.AccountID)
-		r.amounts, r.at = append(r.amounts, e.Amount.String()), append(r.at, e.CreatedAt)
+// ColumnsOf lays journals out as columns; a journal that does not balance is refused.
+func ColumnsOf(journals []Journal) (Columns, error) {
+	var c Columns
+	for _, j := range journals {
+		entries, err := j.entries()
+		if err != nil {
+			return c, err
+		}
+		a, p := j.balanceDelta()
+		c.ids, c.kinds = append(c.ids, j.ID), append(c.kinds, string(j.Kind))
+		c.merchants, c.tokens = append(c.merchants, j.MerchantID), append(c.tokens, j.Token)
+		c.withdrawals, c.references, c.createdBy = append(c.withdrawals, j.WithdrawalID), append(c.references, j.Reference), append(c.createdBy, j.CreatedBy)
+		c.at, c.available, c.pending = append(c.at, j.CreatedAt), append(c.available, a.String()), append(c.pending, p.String())
+		for _, e := range entries {
+			c.entryIDs, c.entryJournals, c.entryAccounts = append(c.entryIDs, e.ID), append(c.entryJournals, e.JournalID), append(c.entryAccounts, e.AccountID)
+			c.entryAmounts, c.entryAt = append(c.entryAmounts, e.Amount.String()), append(c.entryAt, e.CreatedAt)
+		}
 	}
+	return c, nil
 }
 
-func (r *entryRows) args() []any { return []any{r.ids, r.journals, r.accounts, r.amounts, r.at} }
+// JournalArgs are the journals' columns: id, kind, merchant_id, token, withdrawal_id,
+// reference, created_by, created_at.
+func (c Columns) JournalArgs() []any {
+	return []any{c.ids, c.kinds, c.merchants, c.tokens, c.withdrawals, c.references, c.createdBy, c.at}
+}
+
+// DeltaArgs are each journal's change to its merchant's available and pending balance
+// (text, to cast to numeric).
+func (c Columns) DeltaArgs() []any { return []any{c.available, c.pending} }
+
+// EntryArgs are the entries' columns: id, journal_id, account_id, amount (text, to cast
+// to numeric), created_at.
+func (c Columns) EntryArgs() []any {
+	return []any{c.entryIDs, c.entryJournals, c.entryAccounts, c.entryAmounts, c.entryAt}
+}
 
 // balanceDeltas is what journals change per merchant balance, in merchant and token order.
 type balanceDeltas struct {

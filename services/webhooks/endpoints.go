@@ -183,7 +183,7 @@ func (s *Service) SendTest(ctx context.Context, merchantID, id string) (models.W
 		if err != nil {
 			return err
 		}
-		return s.outbox.Write(ctx, tx, []models.WebhookEvent{evt}, Scope{Endpoint: ep.ID})
+		return s.outbox.Write(ctx, tx, []models.WebhookEvent{evt}, ep.ID)
 	})
 	return evt, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -63,69 +64,84 @@ type Outbox struct {
 // NewOutbox returns the outbox; maxAttempts is a delivery job's (WEBHOOK_MAX_ATTEMPTS).
 func NewOutbox(maxAttempts int) *Outbox { return &Outbox{maxAttempts: maxAttempts} }
 
-// Scope narrows what Write delivers.
-type Scope struct {
-	// Endpoint, when set, is the only endpoint the events go to, subscribed or not and
-	// even disabled (a test ping).
-	Endpoint string
-	// ExistingWithdrawals keeps only the events whose withdrawal exists when the
-	// statement runs: in withdrawal creation's pipeline, an earlier statement may have
-	// left a withdrawal out.
-	ExistingWithdrawals bool
-}
-
 // notifyEvery bounds how often a write wakes the delivery workers of every instance
 // (River's insert notification); a write in between is fetched by the wake-up before it
 // or by the workers' poll.
 const notifyEvery = 10 * time.Millisecond
 
-// Write writes events, a delivery to each endpoint subscribed to each (enabled, not
-// deleted, listing the event's type), and each delivery's River job, in one statement
-// in the caller's transaction or pipeline. A delivery's id is its event's and its
-// endpoint's joined: one event reaches one endpoint at most once.
-//
-// The jobs are rows of river_job as River's own insert writes them, pinned to River's
-// schema version by TestDeliveryJobsAreRiverJobs; the notification is River's too.
-func (o *Outbox) Write(ctx context.Context, ex dbtx.Execer, events []models.WebhookEvent, scope Scope) error {
+// Write writes events and delivers each (Deliveries) in one statement in the caller's
+// transaction. only, when set, is the one endpoint they go to, subscribed or not and
+// even disabled (a test ping).
+func (o *Outbox) Write(ctx context.Context, tx *dbtx.Tx, events []models.WebhookEvent, only string) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var (
-		evIDs, merchants, types, payloads []string
-		subjects                          []*string
-		at                                []time.Time
-	)
+	var c EventColumns
 	for _, e := range events {
-		evIDs, merchants, types = append(evIDs, e.ID), append(merchants, e.MerchantID), append(types, e.Type)
-		subjects, payloads, at = append(subjects, e.SubjectID), append(payloads, string(e.Payload)), append(at, e.CreatedAt)
+		c.Add(e)
 	}
-	now := time.Now().UnixNano()
-	last := o.lastNotify.Load()
-	notify := now-last >= int64(notifyEvery) && o.lastNotify.CompareAndSwap(last, now)
-	err := ex.Execute(ctx, `
-		WITH ev AS (
+	deliveries, args := o.Deliveries(7, only)
+	err := tx.Execute(ctx, `
+		WITH events AS (
 			INSERT INTO webhook_events (id, merchant_id, type, subject_id, payload, created_at)
-			SELECT x.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]::json[], $6::timestamptz[])
-			                AS x(id, merchant_id, type, subject_id, payload, created_at)
-			 WHERE NOT $8 OR EXISTS (SELECT 1 FROM withdrawals w WHERE w.id = x.subject_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]::json[], $6::timestamptz[])
 			RETURNING id, merchant_id, type, created_at),
-		d AS (
-			INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, event_type, status, created_at, updated_at)
-			SELECT 'whd_' || substr(ev.id, 5) || substr(ep.id, 4), ev.id, ep.id, ev.merchant_id, ev.type, 'pending', ev.created_at, ev.created_at
-			  FROM ev JOIN webhook_endpoints ep ON ep.merchant_id = ev.merchant_id
-			 WHERE CASE WHEN $7 = '' THEN ep.deleted_at IS NULL AND ep.disabled_at IS NULL AND jsonb_exists(ep.events, ev.type)
-			            ELSE ep.id = $7 END
-			RETURNING id),
-		jobs AS (
-			INSERT INTO river_job (args, kind, max_attempts, queue, state)
-			SELECT jsonb_build_object('delivery_id', d.id), $9, $10, $11, 'available' FROM d
-			RETURNING id)
-		SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $11::text)::text)
-		 WHERE $12 AND EXISTS (SELECT 1 FROM jobs)`,
-		evIDs, merchants, types, subjects, payloads, at, scope.Endpoint, scope.ExistingWithdrawals,
-		DeliverArgs{}.Kind(), o.maxAttempts, Queue, notify)
+		`+deliveries+`
+		SELECT count(*) FROM wake`, append(c.Args(), args...)...)
 	if err != nil {
 		return fmt.Errorf("outbox: write %d events: %w", len(events), err)
 	}
 	return nil
+}
+
+// Deliveries is the one definition of who gets an event: the CTEs that write, for each
+// row of a CTE named events (id, merchant_id, type, created_at) written before them in
+// the same statement, a delivery to every endpoint of the event's merchant subscribed
+// to its type (enabled, not deleted, listing the type), or to only, and each
+// delivery's River job; then wake, which the statement must select from, sends River's
+// insert notification. Its parameters are numbered from first; args are their values.
+// A delivery's id is its event's and its endpoint's joined: one event reaches one
+// endpoint at most once.
+//
+// The jobs are rows of river_job as River's own insert writes them, and the wake-up is
+// River's, pinned to River's schema version by TestDeliveryJobsAreRiverJobs.
+func (o *Outbox) Deliveries(first int, only string) (sql string, args []any) {
+	now := time.Now().UnixNano()
+	last := o.lastNotify.Load()
+	notify := now-last >= int64(notifyEvery) && o.lastNotify.CompareAndSwap(last, now)
+	p := func(i int) string { return "$" + strconv.Itoa(first+i) }
+	sql = `deliveries AS (
+			INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, event_type, status, created_at, updated_at)
+			SELECT 'whd_' || substr(ev.id, 5) || substr(ep.id, 4), ev.id, ep.id, ev.merchant_id, ev.type, 'pending', ev.created_at, ev.created_at
+			  FROM events ev JOIN webhook_endpoints ep ON ep.merchant_id = ev.merchant_id
+			 WHERE CASE WHEN ` + p(0) + `::text = '' THEN ep.deleted_at IS NULL AND ep.disabled_at IS NULL AND jsonb_exists(ep.events, ev.type)
+			            ELSE ep.id = ` + p(0) + ` END
+			RETURNING id),
+		delivery_jobs AS (
+			INSERT INTO river_job (args, kind, max_attempts, queue, state)
+			SELECT jsonb_build_object('delivery_id', d.id), ` + p(1) + `, ` + p(2) + `, ` + p(3) + `, 'available' FROM deliveries d
+			RETURNING id),
+		wake AS (
+			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', ` + p(3) + `::text)::text)
+			 WHERE ` + p(4) + `::boolean AND EXISTS (SELECT 1 FROM delivery_jobs))`
+	return sql, []any{only, DeliverArgs{}.Kind(), o.maxAttempts, Queue, notify}
+}
+
+// EventColumns are events as the arrays an insert unnests: id, merchant_id, type,
+// subject_id, payload (as text, to cast to json), created_at.
+type EventColumns struct {
+	ids, merchants, types, payloads []string
+	subjects                        []*string
+	at                              []time.Time
+}
+
+// Add appends an event.
+func (c *EventColumns) Add(e models.WebhookEvent) {
+	c.ids, c.merchants, c.types = append(c.ids, e.ID), append(c.merchants, e.MerchantID), append(c.types, e.Type)
+	c.subjects, c.payloads, c.at = append(c.subjects, e.SubjectID), append(c.payloads, string(e.Payload)), append(c.at, e.CreatedAt)
+}
+
+// Args are the columns, in their order.
+func (c *EventColumns) Args() []any {
+	return []any{c.ids, c.merchants, c.types, c.subjects, c.payloads, c.at}
 }

@@ -90,7 +90,7 @@ func TestDeliveryJobsAreRiverJobs(t *testing.T) {
 	}
 	outbox := webhooks.NewOutbox(7)
 	if err := tx.Transaction(ctx, func(tx *dbtx.Tx) error {
-		return outbox.Write(ctx, tx, []models.WebhookEvent{evt}, webhooks.Scope{})
+		return outbox.Write(ctx, tx, []models.WebhookEvent{evt}, "")
 	}); err != nil {
 		t.Fatal(err)
 	}

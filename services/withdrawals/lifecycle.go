@@ -65,26 +65,45 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 		ids[i] = w.ID
 	}
 
-	updates := map[string]any{"status": c.To, "updated_at": now}
+	// The columns the new status stamps, then the guarded update, which also counts the
+	// withdrawals out of their old status and into the new one (countsSQL).
+	set := []string{"status = $3", "updated_at = $4"}
+	args := []any{ids, string(from), string(c.To), now}
+	stamp := func(column string, value any) {
+		args = append(args, value)
+		set = append(set, fmt.Sprintf("%s = $%d", column, len(args)))
+	}
 	switch c.To {
 	case models.StatusProcessing:
-		updates["processing_at"], updates["batch_id"] = now, c.BatchID
+		stamp("processing_at", now)
+		stamp("batch_id", c.BatchID)
 	case models.StatusConfirmed:
-		updates["confirmed_at"], updates["tx_hash"] = now, c.TxHash
+		stamp("confirmed_at", now)
+		stamp("tx_hash", c.TxHash)
 	case models.StatusFailed:
-		updates["failed_at"], updates["failure_reason"] = now, c.FailureReason
+		stamp("failed_at", now)
+		stamp("failure_reason", c.FailureReason)
 	case models.StatusCancelled:
-		updates["cancelled_at"] = now
+		stamp("cancelled_at", now)
 	}
 	if c.ProviderReference != nil {
-		updates["provider_reference"] = c.ProviderReference
+		stamp("provider_reference", c.ProviderReference)
 	}
-	// UpdateColumns: no GORM hooks and no automatic updated_at from the wall clock.
-	res := tx.Model(&models.Withdrawal{}).Where("id IN ? AND status = ?", ids, from).UpdateColumns(updates)
-	if res.Error != nil {
-		return fmt.Errorf("transition %d withdrawals %s->%s: %w", len(ws), from, c.To, res.Error)
+	var moved int
+	if err := tx.SQLTx().QueryRowContext(ctx, `
+		WITH moved AS (
+			UPDATE withdrawals SET `+strings.Join(set, ", ")+`
+			 WHERE id = ANY($1::text[]) AND status = $2
+			RETURNING merchant_id, token, network),
+		count_deltas AS (
+			SELECT merchant_id, token, network, $2::text AS status, -1 AS delta FROM moved
+			UNION ALL
+			SELECT merchant_id, token, network, $3::text, 1 FROM moved),
+		`+countsSQL+`
+		SELECT count(*) FROM moved`, args...).Scan(&moved); err != nil {
+		return fmt.Errorf("transition %d withdrawals %s->%s: %w", len(ws), from, c.To, err)
 	}
-	if res.RowsAffected != int64(len(ws)) {
+	if moved != len(ws) {
 		// Someone else moved one first; the caller's view is stale. The caller's
 		// transaction must roll back, which undoes the others too.
 		return &services.InvalidStateError{ID: ws[0].ID, Status: string(from),
@@ -120,7 +139,7 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 	if err := l.ledger.Apply(ctx, tx, journals); err != nil {
 		return err
 	}
-	return l.outbox.Write(ctx, tx, events, webhooks.Scope{})
+	return l.outbox.Write(ctx, tx, events, "")
 }
 
 // Cancel moves a pending withdrawal to cancelled and returns its amount to available.

@@ -48,7 +48,10 @@ type Recorder interface {
 	Record(ctx context.Context, ws []NewWithdrawal) ([]Outcome, error)
 }
 
-// PipelineRecorder is the Recorder: one pipeline (one round trip, one commit) per call.
+// PipelineRecorder is the Recorder: statements sent together, one round trip and one
+// commit per call. The first writes the withdrawals, the second locks their balances,
+// the third moves them and writes the rest. The withdrawals' own rows are written
+// before anyone waits for a balance.
 type PipelineRecorder struct {
 	db     *dbtx.DB
 	ledger *ledger.Ledger
@@ -60,28 +63,28 @@ func NewPipelineRecorder(db *dbtx.DB, l *ledger.Ledger, o *webhooks.Outbox) *Pip
 	return &PipelineRecorder{db: db, ledger: l, outbox: o}
 }
 
-// Record writes ws in arrival order. Per balance, the withdrawals of ws are locked
-// together when the balance covers them all; when it does not, they are written again
-// one at a time, in arrival order, each while the balance still covers it, as they
-// would have been had they come alone.
+// Record writes ws. Per balance, the withdrawals of ws are locked together when the
+// balance covers them all; when it does not, they are taken out again (in the same
+// transaction: nothing of them is ever visible) and recorded one at a time, in arrival
+// order, each while the balance still covers it, as they would have been had they come
+// alone.
 func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Outcome, error) {
-	refused, inserted, locks, err := r.write(ctx, ws)
+	verdicts, err := r.write(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Outcome, len(ws))
 	var again []int
-	for i, w := range ws {
-		lock := locks[[2]string{w.MerchantID, w.Token}]
+	for i, v := range verdicts {
 		switch {
-		case refused[i]:
+		case !v.allowed:
 			out[i] = Outcome{Kind: NotWhitelisted}
-		case !inserted[w.ID]:
+		case !v.inserted:
 			out[i] = Outcome{Kind: KeyBound}
-		case lock.Locked:
+		case v.locked:
 			out[i] = Outcome{Kind: Created}
 		case len(ws) == 1:
-			out[i] = Outcome{Kind: Insufficient, Available: lock.Available}
+			out[i] = Outcome{Kind: Insufficient, Available: v.available}
 		default:
 			again = append(again, i)
 		}
@@ -96,33 +99,55 @@ func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Ou
 	return out, nil
 }
 
-// write sends one pipeline: every statement sees what the ones before it wrote, and all
-// of it commits or none does. It returns the items the whitelist refused, the ids
-// inserted, and the lock of each balance concerned.
-func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) (refused map[int]bool, inserted map[string]bool,
-	locks map[[2]string]ledger.LockResult, err error) {
+// verdict is what the pipeline did with one withdrawal.
+type verdict struct {
+	allowed   bool            // by the whitelist
+	inserted  bool            // allowed, and its key was free
+	locked    bool            // inserted, and its balance covered every inserted withdrawal of ws in it
+	available decimal.Decimal // its balance before, when it did not
+}
+
+// write sends the pipeline and returns each withdrawal's verdict, in order.
+func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]verdict, error) {
 	var c columns
+	var events webhooks.EventColumns
 	journals := make([]ledger.Journal, len(ws))
-	events := make([]models.WebhookEvent, len(ws))
+	merchants := make([]string, len(ws))
 	for i, w := range ws {
 		c.add(i, w)
-		journals[i], events[i] = w.Lock, w.Event
+		events.Add(w.Event)
+		journals[i], merchants[i] = w.Lock, w.MerchantID
 	}
-	refused, inserted, locks = map[int]bool{}, map[string]bool{}, map[[2]string]ledger.LockResult{}
+	locks, err := ledger.ColumnsOf(journals)
+	if err != nil {
+		return nil, err
+	}
+	verdicts := make([]verdict, len(ws))
 	var p dbtx.Pipeline
+	// The statements' plans are made once per connection and reused: planned per call
+	// with the arrays' sizes known, they cost PostgreSQL more than the writes themselves.
+	// A plan made once may be made while the tables are still small; every table these
+	// statements touch is reached by key, so a plan that scans a whole table is never the
+	// right one at any size (and with sequential scans priced out, no plan is worth
+	// compiling).
+	p.Execute(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+	                       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`)
 
-	// The withdrawals the whitelist allows (by its one definition, migrations/00009),
-	// and each item's verdict. A key already bound (by an earlier request, a concurrent
-	// one that committed first, or an earlier item here) keeps its item out. Rows go in
+	// The withdrawals the whitelist allows (its one definition: migrations/00009), and
+	// each item's verdict. A key already bound (by an earlier request, a concurrent one
+	// that committed first, or an earlier item here) keeps its item out. Rows go in
 	// merchant, then key order, so two pipelines waiting on each other's keys cannot
-	// deadlock.
-	p.Query(`WITH x AS (
-			SELECT x.*, whitelist_allows(x.merchant_id, x.token, x.normalized_address, x.created_at) AS allowed
+	// deadlock; no balance is locked yet.
+	p.Query(`
+		WITH x AS MATERIALIZED (
+			SELECT x.*, v.allowed
 			  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::numeric[], $7::text[]::numeric[],
 			              $8::text[]::numeric[], $9::text[]::numeric[], $10::text[]::numeric[], $11::text[]::numeric[], $12::text[],
 			              $13::text[], $14::text[]::json[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[])
-			       AS x(i, id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount, fee_total, net_amount,
-			            address, normalized_address, metadata, idempotency_key, request_hash, created_at, estimated_completion)),
+			       WITH ORDINALITY AS x(i, id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
+			            fee_total, net_amount, address, normalized_address, metadata, idempotency_key, request_hash, created_at,
+			            estimated_completion, ord)
+			  JOIN whitelist_verdicts($3::text[], $4::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
 		inserted AS (
 			INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 				fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion)
@@ -132,41 +157,116 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) (refus
 			 ORDER BY merchant_id, idempotency_key, i
 			ON CONFLICT (merchant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id)
-		SELECT x.i, x.allowed, inserted.id IS NOT NULL FROM x LEFT JOIN inserted USING (id)`, c.args(), func(rows pgx.Rows) error {
-		for rows.Next() {
-			var i int
-			var allowed, in bool
-			if err := rows.Scan(&i, &allowed, &in); err != nil {
-				return err
+		SELECT x.i, x.allowed, i.id IS NOT NULL FROM x LEFT JOIN inserted i ON i.id = x.id`,
+		c.args(), func(rows pgx.Rows) error {
+			for rows.Next() {
+				var i int
+				var v verdict
+				if err := rows.Scan(&i, &v.allowed, &v.inserted); err != nil {
+					return err
+				}
+				verdicts[i] = v
 			}
-			refused[i], inserted[ws[i].ID] = !allowed, in
-		}
-		return nil
-	})
+			return nil
+		})
 
-	// Their amounts, locked per balance when the balance covers them all.
-	if err := r.ledger.QueueLock(&p, journals, func(results []ledger.LockResult) {
-		for _, l := range results {
-			locks[[2]string{l.MerchantID, l.Token}] = l
-		}
-	}); err != nil {
-		return nil, nil, nil, err
-	}
+	// The balances are locked by a statement of their own, in merchant and token order,
+	// the order every writer locks them in. Waiting for a balance another transaction
+	// holds ends with PostgreSQL rechecking the waiting statement's plan against the row
+	// it now sees; that recheck is cheap for this statement and would not be for the
+	// next one.
+	p.Execute(ctx, `
+		SELECT FROM balances b
+		  JOIN (SELECT DISTINCT merchant_id, token FROM unnest($1::text[], $2::text[]) AS w(merchant_id, token)) w
+		    USING (merchant_id, token)
+		 ORDER BY b.merchant_id, b.token FOR UPDATE OF b`, c.merchants, c.tokens)
 
-	// A withdrawal whose amount was not locked is taken out again, in this transaction,
-	// so nothing of it is ever visible and its key stays free.
-	p.Execute(ctx, `DELETE FROM withdrawals w WHERE w.id = ANY($1::text[])
-		AND NOT EXISTS (SELECT 1 FROM ledger_journals j WHERE j.withdrawal_id = w.id)`, c.ids)
-
-	// The withdrawal.pending events of those that stayed, with their deliveries.
-	if err := r.outbox.Write(ctx, &p, events, webhooks.Scope{ExistingWithdrawals: true}); err != nil {
-		return nil, nil, nil, err
-	}
-
+	// Per balance, the lock journals (ledger.Lock) of the withdrawals just inserted: when
+	// the balance covers them all, it moves by them and they are posted, and the
+	// withdrawal.pending events are written and delivered as every event is; when it does
+	// not, its withdrawals are taken out again.
+	args := append(locks.JournalArgs(), locks.DeltaArgs()...)        // $1-$8, $9-$10
+	args = append(args, locks.EntryArgs()...)                        // $11-$15
+	args = append(args, events.Args()...)                            // $16-$21
+	deliveries, deliveryArgs := r.outbox.Deliveries(len(args)+1, "") // $22-$26
+	args = append(args, deliveryArgs...)
+	args = append(args, c.ids, c.networks) // $27-$28
+	locked := map[[2]string]balanceLock{}
+	p.Query(`
+		WITH lock AS MATERIALIZED (
+			SELECT j.*, (SELECT true FROM withdrawals w WHERE w.id = j.withdrawal_id) IS NOT NULL AS inserted
+			  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			              $8::timestamptz[], $9::text[]::numeric[], $10::text[]::numeric[])
+			       AS j(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)),
+		want AS (
+			SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at
+			  FROM lock WHERE inserted GROUP BY merchant_id, token),
+		fits AS (
+			UPDATE balances b SET available = b.available + w.available, pending = b.pending + w.pending, updated_at = w.at
+			  FROM want w WHERE b.merchant_id = w.merchant_id AND b.token = w.token AND b.available + w.available >= 0
+			RETURNING b.merchant_id, b.token),
+		locked AS (SELECT l.* FROM lock l JOIN fits f USING (merchant_id, token) WHERE l.inserted),
+		journals AS (
+			INSERT INTO ledger_journals (id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at)
+			SELECT id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at FROM locked
+			RETURNING id),
+		entries AS (
+			INSERT INTO ledger_entries (id, journal_id, account_id, amount, created_at)
+			SELECT e.* FROM unnest($11::text[], $12::text[], $13::text[], $14::text[]::numeric[], $15::timestamptz[])
+			                AS e(id, journal_id, account_id, amount, created_at)
+			  JOIN journals j ON j.id = e.journal_id),
+		dropped AS (
+			DELETE FROM withdrawals w
+			 WHERE w.id = ANY (ARRAY(SELECT l.withdrawal_id FROM lock l WHERE l.inserted
+			                          AND NOT EXISTS (SELECT 1 FROM fits f WHERE f.merchant_id = l.merchant_id AND f.token = l.token)))),
+		count_deltas AS (
+			SELECT l.merchant_id, l.token, w.network, 'pending' AS status, 1 AS delta
+			  FROM locked l JOIN unnest($27::text[], $28::text[]) AS w(id, network) ON w.id = l.withdrawal_id),
+		`+countsSQL+`,
+		events AS (
+			INSERT INTO webhook_events (id, merchant_id, type, subject_id, payload, created_at)
+			SELECT ev.* FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[]::json[], $21::timestamptz[])
+			                 AS ev(id, merchant_id, type, subject_id, payload, created_at)
+			  JOIN locked l ON l.withdrawal_id = ev.subject_id
+			RETURNING id, merchant_id, type, created_at),
+		`+deliveries+`
+		SELECT w.merchant_id, w.token, f.merchant_id IS NOT NULL, (SELECT count(*) FROM wake),
+		       CASE WHEN f.merchant_id IS NULL THEN
+		            COALESCE((SELECT b.available FROM balances b WHERE b.merchant_id = w.merchant_id AND b.token = w.token), 0) END::text
+		  FROM want w LEFT JOIN fits f ON f.merchant_id = w.merchant_id AND f.token = w.token`,
+		args, func(rows pgx.Rows) error {
+			for rows.Next() {
+				var key [2]string
+				var l balanceLock
+				var available *string
+				var woken int64
+				if err := rows.Scan(&key[0], &key[1], &l.fits, &woken, &available); err != nil {
+					return err
+				}
+				if available != nil {
+					l.available = decimal.RequireFromString(*available)
+				}
+				locked[key] = l
+			}
+			return nil
+		})
+	r.ledger.Moved(&p, merchants...)
 	if err := r.db.Send(ctx, &p); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return refused, inserted, locks, nil
+	for i, w := range ws {
+		if v := &verdicts[i]; v.inserted {
+			l := locked[[2]string{w.MerchantID, w.Token}]
+			v.locked, v.available = l.fits, l.available
+		}
+	}
+	return verdicts, nil
+}
+
+// balanceLock is what the second statement found of one balance.
+type balanceLock struct {
+	fits      bool
+	available decimal.Decimal
 }
 
 // columns are the withdrawals as the arrays the insert unnests.

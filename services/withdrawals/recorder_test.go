@@ -105,7 +105,8 @@ func TestRefusedRecordWritesNothingAndGroupingIsolatesTheItem(t *testing.T) {
 	f := newFixture(t)
 	existing := f.create(t, "2")
 	ws := f.prepare(t, usdt(f.merchantID, "3", ""), usdt(f.merchantID, "4", ""), usdt(f.merchantID, "5", ""))
-	ws[1].ID = existing.ID // a primary-key violation fails the statement that carries it
+	// A primary-key violation fails the statement that carries it.
+	ws[1].ID, ws[1].Lock.WithdrawalID, ws[1].Event.SubjectID = existing.ID, &existing.ID, &existing.ID
 
 	var refused *pgconn.PgError
 	if _, err := f.recorder.Record(context.Background(), ws); !errors.As(err, &refused) {

@@ -405,6 +405,9 @@ func (b *bench) report() {
 	fmt.Println()
 	for _, f := range b.figures {
 		line := fmt.Sprintf("bench %s value=%.2f unit=%s", f.name, f.value, f.unit)
+		if f.hasLatency {
+			line += fmt.Sprintf(" p99_ms=%.2f", f.p99)
+		}
 		if r, _, ok := b.referenceOf(f.refScript); ok {
 			line += fmt.Sprintf(" reference=%.1f ratio=%.3f", r, f.value/r)
 		}
