@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run test lint bench ceiling pgcost microbench chaos fuzz migrate build
+.PHONY: help run test lint bench ceiling microbench chaos fuzz migrate build
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,9 +32,6 @@ bench: ## Load-test the real binary against the pgbench reference (a few minutes
 
 ceiling: ## What bare Echo servers reach on the balance read, next to the pgbench reference (a minute, loopback only)
 	@bench/scripts/ceiling.sh
-
-pgcost: ## PostgreSQL's CPU per withdrawal, the service's SQL against the reference's (a minute, loopback only)
-	@bench/scripts/pgcost.sh
 
 microbench: ## Go benchmarks: fee calculation, address checks, withdrawal creation in-process
 	@$(WITH_TEST_DB); go test -run '^$$' -bench . -benchmem ./...

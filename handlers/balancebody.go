@@ -10,8 +10,8 @@ import (
 // balancesBody is the body of GET /api/balance, the bytes c.JSON writes for
 // {"balances": [balanceOf(row)...]}, newline included. It is written by hand because
 // the balance read is the API's hottest answer and encoding/json's reflection over it
-// was 7% of the service's CPU there (BENCHMARKS.md, change 24); TestBalancesBody holds
-// it to encoding/json's output.
+// is a visible share of the service's CPU there (BENCHMARKS.md); TestBalancesBody
+// holds it to encoding/json's output.
 func balancesBody(rows []ledger.Balance) []byte {
 	body := make([]byte, 0, 16+len(rows)*96)
 	body = append(body, `{"balances":[`...)

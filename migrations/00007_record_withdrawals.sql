@@ -1,7 +1,7 @@
 -- +goose Up
 -- record_withdrawals supersedes create_withdrawals (migrations/00006): the same answers,
 -- with less work per withdrawal, no dependence on the plans PostgreSQL caches, and the
--- whole group in one statement that commits on its own (BENCHMARKS.md, change 12).
+-- whole group in one statement that commits on its own.
 -- create_withdrawals stays while instances of the previous release may still call it
 -- during a rolling deploy; a later migration drops it.
 --

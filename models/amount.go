@@ -34,8 +34,8 @@ func FormatAmount(d decimal.Decimal) string {
 
 // AppendAmount appends FormatAmount(d) to dst. It writes what decimal.Decimal.String
 // writes, without its conversion through big.Int's text: every amount a response or an
-// event carries is formatted, and for the balance read that conversion was 8% of the
-// service's CPU (BENCHMARKS.md, change 24). Values whose coefficient is 2^127 or more,
+// event carries is formatted, and for the balance read that conversion is a visible share
+// of the service's CPU (BENCHMARKS.md). Values whose coefficient is 2^127 or more,
 // or whose exponent is positive or below -38, take decimal's own path; no NUMERIC(38,18)
 // value needs it.
 func AppendAmount(dst []byte, d decimal.Decimal) []byte {

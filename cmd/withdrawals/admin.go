@@ -23,6 +23,9 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitCode(2)
 	}
 	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
 	case "create-key":
 		fs := commandFlags("admin create-key", "create an admin API key and print only the key, so scripts can capture it:\n"+
 			"  ADMIN_KEY=$(withdrawals admin create-key --name ops)\nThe audit trail records it as the operating system user's", stdout, stderr, nil)
@@ -51,8 +54,10 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 }
 
-func createKey(ctx context.Context, cfg config, name string, scope models.Scope, stdout io.Writer) error {
-	db, err := openMigrated(ctx, cfg, cfg.AutoMigrate)
+// withAdmin runs fn with the admin use cases over the configured database, applying
+// migrations first when migrate is true.
+func withAdmin(ctx context.Context, cfg config, migrate bool, fn func(*app.Admin) error) error {
+	db, err := openMigrated(ctx, cfg, migrate)
 	if err != nil {
 		return err
 	}
@@ -61,37 +66,36 @@ func createKey(ctx context.Context, cfg config, name string, scope models.Scope,
 	if err != nil {
 		return err
 	}
-	key, err := admin.Accounts.CreateAdminKey(ctx, name, scope, cliActor())
-	if err != nil {
+	return fn(admin)
+}
+
+func createKey(ctx context.Context, cfg config, name string, scope models.Scope, stdout io.Writer) error {
+	return withAdmin(ctx, cfg, cfg.AutoMigrate, func(admin *app.Admin) error {
+		key, err := admin.Accounts.CreateAdminKey(ctx, name, scope, cliActor())
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, key.Plaintext)
 		return err
-	}
-	_, err = fmt.Fprintln(stdout, key.Plaintext)
-	return err
+	})
 }
 
 func reconcile(ctx context.Context, cfg config, stdout io.Writer) error {
-	db, err := openMigrated(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer closeDB(db)
-	admin, err := app.NewAdmin(db, time.Now)
-	if err != nil {
-		return err
-	}
-	report, err := admin.Ledger.Reconcile(ctx)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(handlers.ReconciliationOf(report)); err != nil {
-		return err
-	}
-	if !report.OK {
-		return errDiscrepancy
-	}
-	return nil
+	return withAdmin(ctx, cfg, false, func(admin *app.Admin) error {
+		report, err := admin.Ledger.Reconcile(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(handlers.ReconciliationOf(report)); err != nil {
+			return err
+		}
+		if !report.OK {
+			return errDiscrepancy
+		}
+		return nil
+	})
 }
 
 // cliActor is who the audit trail says acted from the command line: the operating

@@ -36,19 +36,12 @@ type Posting struct {
 
 // Journal is one balanced movement of money in one token for one merchant.
 type Journal struct {
-	ID           string
-	Kind         models.JournalKind
-	MerchantID   string
-	Token        string
-	WithdrawalID *string
-	Reference    *string
-	CreatedBy    *string
-	CreatedAt    time.Time
-	Legs         []Posting
+	models.LedgerJournal
+	Legs []Posting
 }
 
 func newJournal(kind models.JournalKind, merchantID, token string, at time.Time, legs ...Posting) Journal {
-	return Journal{ID: ids.Journal(), Kind: kind, MerchantID: merchantID, Token: token, CreatedAt: at, Legs: legs}
+	return Journal{LedgerJournal: models.LedgerJournal{ID: ids.Journal(), Kind: kind, MerchantID: merchantID, Token: token, CreatedAt: at}, Legs: legs}
 }
 
 // Lock is the journal of a new withdrawal: its amount moves from available to pending.

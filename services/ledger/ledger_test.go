@@ -50,10 +50,10 @@ func TestConcurrentBalanceMovesDoNotDeadlock(t *testing.T) {
 			m := merchants[(i+offset*37)%len(merchants)]
 			for _, sign := range []int64{-1, 1} {
 				cents := decimal.New(sign, -2)
-				out = append(out, ledger.Journal{ID: ids.Journal(), Kind: models.JournalWithdrawalRelease, MerchantID: m, Token: "USDT",
-					CreatedAt: time.Now(), Legs: []ledger.Posting{
-						{Account: ledger.MerchantAvailable(m, "USDT"), Amount: cents},
-						{Account: ledger.MerchantPending(m, "USDT"), Amount: cents.Neg()}}})
+				out = append(out, ledger.Journal{LedgerJournal: models.LedgerJournal{ID: ids.Journal(), Kind: models.JournalWithdrawalRelease,
+					MerchantID: m, Token: "USDT", CreatedAt: time.Now()}, Legs: []ledger.Posting{
+					{Account: ledger.MerchantAvailable(m, "USDT"), Amount: cents},
+					{Account: ledger.MerchantPending(m, "USDT"), Amount: cents.Neg()}}})
 			}
 		}
 		return out
@@ -108,8 +108,8 @@ func TestUnbalancedJournalIsRefused(t *testing.T) {
 	}
 	tx, _ := dbtx.New(db)
 	err = tx.Transaction(ctx, func(tx *dbtx.Tx) error {
-		return admin.Ledger.Apply(ctx, tx, []ledger.Journal{{ID: ids.Journal(), Kind: models.JournalCredit, MerchantID: m.ID, Token: "USDT",
-			CreatedAt: time.Now(), Legs: []ledger.Posting{{Account: ledger.MerchantAvailable(m.ID, "USDT"), Amount: decimal.NewFromInt(5)}}}})
+		return admin.Ledger.Apply(ctx, tx, []ledger.Journal{{LedgerJournal: models.LedgerJournal{ID: ids.Journal(), Kind: models.JournalCredit,
+			MerchantID: m.ID, Token: "USDT", CreatedAt: time.Now()}, Legs: []ledger.Posting{{Account: ledger.MerchantAvailable(m.ID, "USDT"), Amount: decimal.NewFromInt(5)}}}})
 	})
 	if err == nil {
 		t.Fatal("an unbalanced journal was posted")

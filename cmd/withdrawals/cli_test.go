@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runExit runs the program as main would and returns what main would exit with.
+func runExit(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	var exit exitCode
+	switch {
+	case errors.As(err, &exit):
+		code = int(exit)
+	case err != nil:
+		code = 1
+	}
+	return code, out.String(), errOut.String()
+}
+
+// Help and usage errors never reach the database: DATABASE_URL points where nothing
+// listens, so a command that tried would fail with 1 instead.
+func TestHelpAndUsageErrorsNeedNoDatabase(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout ("" for none expected)
+		stderr string
+	}{
+		{[]string{"help"}, 0, "withdrawals serve", ""},
+		{[]string{"--help"}, 0, "withdrawals migrate", ""},
+		{[]string{"-h"}, 0, "withdrawals admin create-key", ""},
+		{[]string{"serve", "--help"}, 0, "DATABASE_URL", ""},
+		{[]string{"serve", "-h"}, 0, "METRICS_ADDR", ""},
+		{[]string{"migrate", "--help"}, 0, "Usage: withdrawals migrate", ""},
+		{[]string{"admin", "--help"}, 0, "create-key", ""},
+		{[]string{"admin", "create-key", "--help"}, 0, "-name", ""},
+		{[]string{"admin", "reconcile", "--help"}, 0, "Usage: withdrawals admin reconcile", ""},
+		{[]string{"version"}, 0, "withdrawals ", ""},
+		{[]string{}, 2, "", "Usage:"},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"serve", "--port", "1"}, 2, "", "flag provided but not defined: -port"},
+		{[]string{"migrate", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"admin", "create-key", "--nmae", "x"}, 2, "", "flag provided but not defined: -nmae"},
+		{[]string{"admin", "frobnicate"}, 2, "", "frobnicate"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runExit(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout, stderr)
+			}
+			if tc.stdout != "" && !strings.Contains(stdout, tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout)
+			}
+			if tc.stderr != "" && !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr)
+			}
+			if tc.code == 0 && stderr != "" {
+				t.Errorf("stderr not empty on success:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// The process itself exits with the codes run reports (main maps them), and version
+// names the build.
+func TestBinaryExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "withdrawals")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{{[]string{"--help"}, 0}, {[]string{"serve", "--help"}, 0}, {[]string{"serve", "--bogus"}, 2}, {[]string{"version"}, 0}} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			code = exitErr.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.args, code, tc.code, out)
+		}
+		if tc.args[0] == "version" && !strings.HasPrefix(string(out), "withdrawals ") {
+			t.Errorf("version: %q", out)
+		}
+	}
+}
