@@ -52,11 +52,14 @@ type APIKey struct {
 
 // Token is a withdrawable asset on one network.
 type Token struct {
-	Symbol              string `gorm:"primaryKey"`
-	Network             string
-	Decimals            int32
-	AddressFormat       string
-	MinWithdrawal       decimal.Decimal
+	Symbol        string `gorm:"primaryKey"`
+	Network       string
+	Decimals      int32
+	AddressFormat string
+	MinWithdrawal decimal.Decimal
+	// DustLimit is the smallest output the chain relays: a net amount below it could
+	// never be paid, so creation refuses it.
+	DustLimit           decimal.Decimal
 	Enabled             bool
 	ConfirmationSeconds int
 }

@@ -1,11 +1,16 @@
-// Package payouts is the boundary to the payment service that sends crypto on chain:
-// the Provider interface the payout worker calls, and the built-in sandbox provider
-// merchants test their integrations against. It knows nothing of balances or ledgers.
+// Package rails is the boundary to the payment rails that send crypto on chain: the
+// Provider interface the payout worker calls, the choice of a provider per token, and
+// the built-in sandbox provider merchants test their integrations against (real rails
+// live in sub-packages, such as rails/bitcoind). It knows nothing of balances or ledgers.
 package rails
 
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -24,6 +29,11 @@ type Batch struct {
 	Token   string
 	Network string
 	Items   []Item
+	// Since is when the batch was claimed: nothing of it can have reached the rail
+	// before, which bounds a provider's search for an earlier submission.
+	Since time.Time
+	// Reference is the provider's reference returned by Submit (empty before).
+	Reference string
 }
 
 // ItemStatus is the provider's word on one item.
@@ -53,7 +63,51 @@ type Provider interface {
 	// each item so far, plus the provider's own reference for the batch.
 	Submit(ctx context.Context, b Batch) (reference string, results []ItemResult, err error)
 	// Status reports the items of a batch submitted earlier.
-	Status(ctx context.Context, batchID string) ([]ItemResult, error)
+	Status(ctx context.Context, b Batch) ([]ItemResult, error)
+}
+
+// Checker is a provider that can tell whether its rail answers (GET /readyz).
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Rails chooses the provider that pays each token: the one configured for the token,
+// else the default (the sandbox unless told otherwise).
+type Rails struct {
+	Default Provider
+	ByToken map[string]Provider
+}
+
+// For returns the provider that pays token.
+func (r Rails) For(token string) Provider {
+	if p, ok := r.ByToken[token]; ok {
+		return p
+	}
+	return r.Default
+}
+
+// Reachability is one configured rail's answer to a readiness check.
+type Reachability struct {
+	Token    string
+	Provider string
+	Err      error
+}
+
+// Check asks every token's own provider that can be checked whether it answers, in
+// token order, all at once.
+func (r Rails) Check(ctx context.Context) []Reachability {
+	tokens := slices.Sorted(maps.Keys(r.ByToken))
+	out := make([]Reachability, len(tokens))
+	var wg sync.WaitGroup
+	for i, token := range tokens {
+		p := r.ByToken[token]
+		out[i] = Reachability{Token: token, Provider: p.Name()}
+		if c, ok := p.(Checker); ok {
+			wg.Go(func() { out[i].Err = c.Check(ctx) })
+		}
+	}
+	wg.Wait()
+	return out
 }
 
 // ErrUnknownBatch means the provider has no batch with that ID.

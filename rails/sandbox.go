@@ -121,7 +121,8 @@ func (s *Sandbox) Submit(ctx context.Context, b Batch) (string, []ItemResult, er
 }
 
 // Status implements Provider.
-func (s *Sandbox) Status(ctx context.Context, batchID string) ([]ItemResult, error) {
+func (s *Sandbox) Status(ctx context.Context, b Batch) ([]ItemResult, error) {
+	batchID := b.ID
 	fault, err := s.fault(ctx)
 	if err != nil {
 		return nil, err

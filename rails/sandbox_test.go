@@ -57,7 +57,7 @@ func TestSandbox(t *testing.T) {
 	}
 
 	now = now.Add(5 * time.Second)
-	confirmed, err := sb.Status(ctx, "bat_1")
+	confirmed, err := sb.Status(ctx, rails.Batch{ID: "bat_1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestSandbox(t *testing.T) {
 			t.Errorf("after the delay: %+v", r)
 		}
 	}
-	if _, err := sb.Status(ctx, "bat_unknown"); !errors.Is(err, rails.ErrUnknownBatch) {
+	if _, err := sb.Status(ctx, rails.Batch{ID: "bat_unknown"}); !errors.Is(err, rails.ErrUnknownBatch) {
 		t.Errorf("unknown batch: %v", err)
 	}
 
@@ -131,7 +131,7 @@ func TestSandboxStallsMidCallWhenSwitchedOn(t *testing.T) {
 		t.Fatalf("the stalled call took %d items, want the batch's 1", taken)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
-	if _, err := sb.Status(ctx, batch.ID); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := sb.Status(ctx, batch); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("stalled status: %v", err)
 	}
 	cancel()

@@ -31,6 +31,7 @@ import (
 	"github.com/paycore/withdrawals/rails"
 	"github.com/paycore/withdrawals/services"
 	"github.com/paycore/withdrawals/services/accounts"
+	"github.com/paycore/withdrawals/services/address"
 	"github.com/paycore/withdrawals/services/payouts"
 	"github.com/paycore/withdrawals/services/webhooks"
 )
@@ -44,8 +45,12 @@ type Options struct {
 	BatchMax      int
 	MaxAttempts   int
 	PollInterval  time.Duration
-	// Provider replaces the sandbox; Sandbox configures it otherwise.
-	Provider          rails.Provider
+	// Provider replaces the sandbox; Sandbox configures it otherwise. TokenRails pay
+	// the tokens they name instead.
+	Provider   rails.Provider
+	TokenRails map[string]rails.Provider
+	// LitecoinNetwork is LITECOIN_NETWORK (mainnet when empty).
+	LitecoinNetwork   string
 	Sandbox           rails.SandboxConfig
 	Webhooks          webhooks.Config
 	WhitelistCooldown time.Duration
@@ -97,15 +102,16 @@ func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env
 		logger = logging.New(o.LogTo, "debug")
 	}
 	a, err := app.New(db, app.Config{
-		DatabaseURL:    dbURL,
-		BitcoinNetwork: "mainnet",
-		BatchInterval:  o.BatchInterval,
+		DatabaseURL:   dbURL,
+		Networks:      address.Networks{Litecoin: o.LitecoinNetwork},
+		BatchInterval: o.BatchInterval,
 		Payout: payouts.Config{BatchMax: o.BatchMax, PollInterval: o.PollInterval,
 			ProviderTimeout: 2 * time.Second, MaxAttempts: o.MaxAttempts},
 		RetryBase:         10 * time.Millisecond,
 		RetryMax:          100 * time.Millisecond,
 		Workers:           4,
 		Provider:          o.Provider,
+		TokenRails:        o.TokenRails,
 		Sandbox:           o.Sandbox,
 		Webhooks:          o.Webhooks,
 		Clock:             o.Clock,

@@ -43,8 +43,9 @@ import (
 // Config is everything the wiring needs besides the database.
 type Config struct {
 	// DatabaseURL is the database's, for the connection River listens on (LISTEN/NOTIFY).
-	DatabaseURL    string
-	BitcoinNetwork string
+	DatabaseURL string
+	// Networks chooses which Bitcoin and Litecoin addresses are valid.
+	Networks       address.Networks
 	BatchInterval  time.Duration
 	Payout         payouts.Config
 	RetryBase      time.Duration
@@ -68,11 +69,13 @@ type Config struct {
 	// SoftStopTimeout is how long running jobs may finish on shutdown before their
 	// contexts are cancelled.
 	SoftStopTimeout time.Duration
-	// Provider is the payment rail; nil means the sandbox configured by Sandbox.
-	Provider rails.Provider
-	Sandbox  rails.SandboxConfig
-	Clock    services.Clock
-	Logger   *slog.Logger
+	// Provider is the payment rail of every token without one in TokenRails; nil means
+	// the sandbox configured by Sandbox.
+	Provider   rails.Provider
+	TokenRails map[string]rails.Provider
+	Sandbox    rails.SandboxConfig
+	Clock      services.Clock
+	Logger     *slog.Logger
 }
 
 // groupWriters and maxGroup shape withdrawal creation's group commit: two groups are
@@ -90,7 +93,7 @@ type App struct {
 	Payouts     *payouts.Service
 	Webhooks    *webhooks.Service
 	Ledger      *ledger.Ledger
-	Provider    rails.Provider
+	Rails       rails.Rails
 	Jobs        *river.Client[*sql.Tx] // not started: call Jobs.Start
 	Handler     http.Handler
 	// Metrics serves GET /metrics, on a listener of its own (METRICS_ADDR).
@@ -102,9 +105,9 @@ type App struct {
 
 // New wires the service on db.
 func New(db *gorm.DB, cfg Config) (*App, error) {
-	validator, err := address.NewValidator(cfg.BitcoinNetwork)
+	validator, err := address.NewValidator(cfg.Networks)
 	if err != nil {
-		return nil, fmt.Errorf("BITCOIN_NETWORK: %w", err)
+		return nil, err
 	}
 	tx, err := dbtx.New(db)
 	if err != nil {
@@ -113,12 +116,12 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	a := &App{Provider: cfg.Provider}
-	if a.Provider == nil {
+	a := &App{Rails: rails.Rails{Default: cfg.Provider, ByToken: cfg.TokenRails}}
+	if a.Rails.Default == nil {
 		if cfg.Sandbox.Clock == nil {
 			cfg.Sandbox.Clock = cfg.Clock
 		}
-		a.Provider = rails.NewSandbox(db, cfg.Sandbox)
+		a.Rails.Default = rails.NewSandbox(db, cfg.Sandbox)
 	}
 	// River listens for new jobs on a connection of its own; jobs are inserted and worked
 	// through the service's pool. One client only inserts (the use cases enqueue
@@ -142,7 +145,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		withdrawals.GroupConfig{Writers: groupWriters, MaxGroup: maxGroup, Observe: m.ObserveGroup})
 	a.Ledger = book
 	a.Withdrawals = withdrawals.New(tx, cfg.Clock, prices, validator, a.recorder, lifecycle, cfg.BatchInterval)
-	a.Payouts = payouts.New(tx, a.Provider, cfg.Clock, cfg.Payout, cfg.Logger, lifecycle, inserter, m)
+	a.Payouts = payouts.New(tx, a.Rails, cfg.Clock, cfg.Payout, cfg.Logger, lifecycle, inserter, m)
 	a.Webhooks = webhooks.New(tx, cfg.Clock, cfg.Webhooks, outbox, inserter, m, cfg.Logger)
 	a.Accounts = accounts.New(tx, cfg.Clock, book, tokens, cfg.AuthCacheTTL)
 	if a.Jobs, err = jobClient(driver, a, cfg); err != nil {

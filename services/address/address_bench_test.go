@@ -7,7 +7,7 @@ import (
 )
 
 func BenchmarkValidate(b *testing.B) {
-	v, _ := address.NewValidator("mainnet")
+	v, _ := address.NewValidator(address.Networks{})
 	for _, c := range []struct{ name, format, addr string }{
 		{"bech32", address.FormatBitcoin, "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"},
 		{"base58", address.FormatBitcoin, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"},

@@ -17,7 +17,7 @@ func FuzzValidate(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	v, err := address.NewValidator("mainnet")
+	v, err := address.NewValidator(address.Networks{})
 	if err != nil {
 		f.Fatal(err)
 	}

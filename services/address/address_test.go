@@ -1,14 +1,17 @@
 package address_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/btcsuite/btcd/btcutil/base58"
 
 	"github.com/paycore/withdrawals/services/address"
 )
 
 func TestValidateBitcoinMainnet(t *testing.T) {
 	t.Parallel()
-	v, err := address.NewValidator("mainnet")
+	v, err := address.NewValidator(address.Networks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +53,7 @@ func TestValidateBitcoinMainnet(t *testing.T) {
 
 func TestValidateBitcoinTestnet(t *testing.T) {
 	t.Parallel()
-	v, err := address.NewValidator("testnet")
+	v, err := address.NewValidator(address.Networks{Bitcoin: "testnet"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +66,14 @@ func TestValidateBitcoinTestnet(t *testing.T) {
 	if err := v.Validate(address.FormatBitcoin, "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"); err == nil {
 		t.Error("mainnet address accepted on testnet")
 	}
-	if _, err := address.NewValidator("moonnet"); err == nil {
+	if _, err := address.NewValidator(address.Networks{Bitcoin: "moonnet"}); err == nil {
 		t.Error("unknown network accepted")
 	}
 }
 
 func TestValidateEVM(t *testing.T) {
 	t.Parallel()
-	v, _ := address.NewValidator("mainnet")
+	v, _ := address.NewValidator(address.Networks{})
 	valid := []string{
 		// EIP-55 reference vectors
 		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
@@ -110,8 +113,77 @@ func TestValidateEVM(t *testing.T) {
 
 func TestUnknownFormat(t *testing.T) {
 	t.Parallel()
-	v, _ := address.NewValidator("mainnet")
+	v, _ := address.NewValidator(address.Networks{})
 	if err := v.Validate("tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"); err == nil {
 		t.Error("unknown format accepted")
 	}
+}
+
+// The valid addresses were made by Litecoin Core 0.21 (getnewaddress legacy, p2sh-segwit
+// and bech32 on each network).
+func TestValidateLitecoin(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		network string
+		valid   []string
+		invalid map[string]string // address -> what the error must say
+	}{
+		{"mainnet", []string{"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMV", "MVp7b5ZBkY4P5RR1nEA2dDzNiYyyaeX3CG",
+			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk", "LTC1QJJSS69L2M5N2AA5GP9GALUL5GYFJGZCVRQ0VKK"}, map[string]string{
+			"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMW":                       "not a valid Litecoin address",
+			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkq":              "not a valid Litecoin address",
+			deprecatedP2SH(t, "MVp7b5ZBkY4P5RR1nEA2dDzNiYyyaeX3CG", 5): "use its M",
+			"mhB1PLLwAKg97uzpKuGJLrF9jayEBpuRKC":                       "not a valid Litecoin address",
+			"tltc1qkk2acrqgvzlpejme4j2rtnrs9r7ltemew6ctl8":             "not for Litecoin mainnet",
+			"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa":                       "not a valid Litecoin address",
+			"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4":               "not for Litecoin mainnet",
+		}},
+		{"testnet", []string{"mhB1PLLwAKg97uzpKuGJLrF9jayEBpuRKC", "QcE4JV1jRadKNDEfV7KHGQ1AhvfEgxbpSV",
+			"tltc1qkk2acrqgvzlpejme4j2rtnrs9r7ltemew6ctl8"}, map[string]string{
+			"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMV":           "not a valid Litecoin address",
+			"rltc1qru2jyhutjwqkugratznhmgemrr7fuj6t5apdcv": "not for Litecoin testnet4",
+		}},
+		{"regtest", []string{"mxpwZW5LvwShf58PEkUzB5sXKcLjThNuZj", "QVqYkmxV8owBJYAW6HnaZqfjha2QqSmEV6",
+			"rltc1qru2jyhutjwqkugratznhmgemrr7fuj6t5apdcv"}, map[string]string{
+			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk":                "not for Litecoin regtest",
+			deprecatedP2SH(t, "QVqYkmxV8owBJYAW6HnaZqfjha2QqSmEV6", 196): "use its M (or Q",
+		}},
+	}
+	for _, c := range cases {
+		v, err := address.NewValidator(address.Networks{Litecoin: c.network})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range c.valid {
+			if err := v.Validate(address.FormatLitecoin, a); err != nil {
+				t.Errorf("%s %s: unexpected error: %v", c.network, a, err)
+			}
+			if err := v.Validate(address.FormatBitcoin, a); err == nil {
+				t.Errorf("%s %s: accepted as a Bitcoin address", c.network, a)
+			}
+		}
+		for a, want := range c.invalid {
+			err := v.Validate(address.FormatLitecoin, a)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s %s: error %v, want one saying %q", c.network, a, err, want)
+			}
+		}
+	}
+	if _, err := address.NewValidator(address.Networks{Litecoin: "signet"}); err == nil {
+		t.Error("LITECOIN_NETWORK=signet accepted; Litecoin has no signet")
+	}
+	if got := address.Normalize(address.FormatLitecoin, "LTC1QJJSS69L2M5N2AA5GP9GALUL5GYFJGZCVRQ0VKK"); got != "ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk" {
+		t.Errorf("bech32 Litecoin address normalised to %s", got)
+	}
+}
+
+// deprecatedP2SH re-encodes a script address under Litecoin's old P2SH version byte,
+// which Litecoin Core still decodes but which wallets confuse with Bitcoin's.
+func deprecatedP2SH(t *testing.T, addr string, version byte) string {
+	t.Helper()
+	payload, _, err := base58.CheckDecode(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base58.CheckEncode(payload, version)
 }

@@ -45,7 +45,7 @@ type Config struct {
 // never releases funds.
 type Service struct {
 	db        *dbtx.DB
-	provider  rails.Provider
+	rails     rails.Rails
 	clock     services.Clock
 	cfg       Config
 	logger    *slog.Logger
@@ -66,9 +66,9 @@ type JobInserter interface {
 }
 
 // New wires the payout use cases.
-func New(db *dbtx.DB, provider rails.Provider, clock services.Clock, cfg Config, logger *slog.Logger,
+func New(db *dbtx.DB, rails rails.Rails, clock services.Clock, cfg Config, logger *slog.Logger,
 	lifecycle *withdrawals.Lifecycle, jobs JobInserter, m *metrics.Metrics) *Service {
-	return &Service{db: db, provider: provider, clock: clock, cfg: cfg, logger: logger, lifecycle: lifecycle, jobs: jobs, metrics: m,
+	return &Service{db: db, rails: rails, clock: clock, cfg: cfg, logger: logger, lifecycle: lifecycle, jobs: jobs, metrics: m,
 		batchWrites: make(chan struct{}, cmp.Or(cfg.BatchWrites, 2))}
 }
 
@@ -132,7 +132,7 @@ func (p *Service) claimBatch(ctx context.Context, token string) (string, int, er
 		}
 		if err := tx.Create(&models.PayoutBatch{
 			ID: batchID, Token: token, Status: models.BatchSubmitting, ItemCount: len(claimed), TotalAmount: total,
-			Provider: p.provider.Name(), CreatedAt: now, UpdatedAt: now,
+			Provider: p.rails.For(token).Name(), CreatedAt: now, UpdatedAt: now,
 		}).Error; err != nil {
 			return fmt.Errorf("claim %s: insert batch: %w", token, err)
 		}
@@ -175,14 +175,14 @@ func (p *Service) Submit(ctx context.Context, batchID string) error {
 	if err != nil || batch == nil {
 		return err
 	}
-	pb := rails.Batch{ID: batch.ID, Token: batch.Token, Items: make([]rails.Item, len(items))}
-	for i, w := range items {
-		pb.Network = w.Network
-		pb.Items[i] = rails.Item{WithdrawalID: w.ID, Address: w.Address, Amount: w.NetAmount}
+	provider, err := p.providerOf(batch)
+	if err != nil {
+		p.recordAttempt(ctx, batchID, err)
+		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
 	start := time.Now()
-	reference, results, err := p.provider.Submit(callCtx, pb)
+	reference, results, err := provider.Submit(callCtx, railBatch(batch, items))
 	p.metrics.ObserveProvider("submit", err, time.Since(start))
 	cancel()
 	if err != nil {
@@ -195,13 +195,18 @@ func (p *Service) Submit(ctx context.Context, batchID string) error {
 // Poll asks the provider about a submitted batch and settles what is final. It reports
 // whether items are still open.
 func (p *Service) Poll(ctx context.Context, batchID string) (open bool, err error) {
-	batch, _, err := p.loadOpenBatch(ctx, batchID, models.BatchSubmitted)
+	batch, items, err := p.loadOpenBatch(ctx, batchID, models.BatchSubmitted)
 	if err != nil || batch == nil {
 		return false, err
 	}
+	provider, err := p.providerOf(batch)
+	if err != nil {
+		p.recordAttempt(ctx, batchID, err)
+		return true, err
+	}
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.ProviderTimeout)
 	start := time.Now()
-	results, err := p.provider.Status(callCtx, batchID)
+	results, err := provider.Status(callCtx, railBatch(batch, items))
 	p.metrics.ObserveProvider("status", err, time.Since(start))
 	cancel()
 	if err != nil {
@@ -214,6 +219,31 @@ func (p *Service) Poll(ctx context.Context, batchID string) (open bool, err erro
 	var still int64
 	err = p.db.Gorm(ctx).Model(&models.Withdrawal{}).Where("batch_id = ? AND status = ?", batchID, models.StatusProcessing).Count(&still).Error
 	return still > 0, err
+}
+
+// providerOf is the provider a batch was claimed for. A batch stays with the rail that
+// may have paid it: when the token's rail has been changed since, nothing else may
+// send it, so the batch waits (and is flagged after its attempts) for an admin.
+func (p *Service) providerOf(batch *models.PayoutBatch) (rails.Provider, error) {
+	provider := p.rails.For(batch.Token)
+	if provider.Name() != batch.Provider {
+		return nil, fmt.Errorf("%w: batch %s went to the %s rail, but %s is now paid by %s; restore its configuration or resolve the batch by hand",
+			ErrAmbiguous, batch.ID, batch.Provider, batch.Token, provider.Name())
+	}
+	return provider, nil
+}
+
+// railBatch is what the rail is told of a batch and its open withdrawals.
+func railBatch(batch *models.PayoutBatch, items []models.Withdrawal) rails.Batch {
+	b := rails.Batch{ID: batch.ID, Token: batch.Token, Since: batch.CreatedAt, Items: make([]rails.Item, len(items))}
+	if batch.ProviderReference != nil {
+		b.Reference = *batch.ProviderReference
+	}
+	for i, w := range items {
+		b.Network = w.Network
+		b.Items[i] = rails.Item{WithdrawalID: w.ID, Address: w.Address, Amount: w.NetAmount}
+	}
+	return b
 }
 
 // loadOpenBatch returns the batch and its processing withdrawals, or nil when the

@@ -1,5 +1,5 @@
 // Package pricing owns what a withdrawal costs: the tokens that can be paid out, the
-// checks an amount must pass (precision, minimum, above the fee), the fee quote, and
+// checks an amount must pass (precision, minimum, above the fee, above the chain's dust limit), the fee quote, and
 // the admin's fee schedules with their audit trail.
 package pricing
 
@@ -58,6 +58,10 @@ func Price(tok catalog.Token, amount decimal.Decimal) (fees.Quote, error) {
 	q, err := fees.Calculate(amount, tok.Decimals, tok.Schedule)
 	if errors.Is(err, fees.ErrAmountNotAboveFee) {
 		return q, services.Invalid(services.CodeInvalidAmount, "amount", "Amount %s %s does not exceed the withdrawal fee of %s %s", amount, tok.Symbol, q.TotalFee, tok.Symbol)
+	}
+	if err == nil && q.Net.LessThan(tok.DustLimit) {
+		return q, services.Invalid(services.CodeInvalidAmount, "amount", "Amount %s %s leaves %s %s after fees, below the %s network's minimum output (dust limit) of %s %s",
+			amount, tok.Symbol, q.Net, tok.Symbol, tok.Network, tok.DustLimit, tok.Symbol)
 	}
 	return q, err
 }

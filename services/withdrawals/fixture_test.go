@@ -47,7 +47,7 @@ func newFixture(t testing.TB) fixture {
 	}
 	now := time.Date(2024, 12, 19, 10, 30, 0, 0, time.UTC)
 	clock := services.Clock(func() time.Time { return now })
-	v, _ := address.NewValidator("mainnet")
+	v, _ := address.NewValidator(address.Networks{})
 	tokens := catalog.New(db, clock)
 	book := ledger.New(tx, clock, tokens, nil, nil)
 	outbox := webhooks.NewOutbox(6)
