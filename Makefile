@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run test lint bench ceiling microbench chaos fuzz migrate build
+.PHONY: help run regtest test chain lint bench ceiling microbench chaos fuzz migrate build
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,8 +18,14 @@ run: ## Run the service on 127.0.0.1:8080 (local database, demo merchant and key
 		WEBHOOK_ALLOW_PRIVATE_URLS=$${WEBHOOK_ALLOW_PRIVATE_URLS:-true} WHITELIST_COOLDOWN=$${WHITELIST_COOLDOWN:-0s} \
 		go run ./cmd/withdrawals serve
 
-test: ## Run the whole test suite against a real PostgreSQL
-	@$(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
+regtest: ## Run the service paying LTC from a throwaway litecoind -regtest wallet (blocks mined every 10s)
+	@scripts/regtest.sh
+
+test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest (installed when missing)
+	@scripts/litecoind.sh && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
+
+chain: ## Only the chain tests: the Bitcoin Core rail and the API paying LTC on throwaway litecoind -regtest nodes
+	@scripts/litecoind.sh && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./chain/
 
 lint: ## gofmt, go vet, staticcheck and the OpenAPI lint (Redocly recommended rules)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

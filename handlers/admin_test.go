@@ -15,21 +15,21 @@ func TestAdminFeesDCEPayExamples(t *testing.T) {
 		return env.Do(apitest.Request{Method: method, Path: "/api/admin/withdrawal-fees", Key: env.AdminKey, Body: body})
 	}
 
-	// Seeded: default base 1 (USDT uses it), BTC and ETH their own.
+	// Seeded: default base 1 (USDT uses it), BTC, ETH and LTC their own.
 	var overview struct {
 		Default   struct{ BaseFee, MarkupRate string }
 		Tokens    []struct{ Scope, BaseFee string }
 		Effective []struct{ Token, Source, BaseFee string }
 	}
 	admin(http.MethodGet, nil).Decode(t, &overview)
-	if overview.Default.BaseFee != "1" || overview.Default.MarkupRate != "0" || len(overview.Tokens) != 2 {
+	if overview.Default.BaseFee != "1" || overview.Default.MarkupRate != "0" || len(overview.Tokens) != 3 {
 		t.Fatalf("seeded schedules: %+v", overview)
 	}
 	sources := map[string]string{}
 	for _, e := range overview.Effective {
 		sources[e.Token] = e.Source + ":" + e.BaseFee
 	}
-	if sources["USDT"] != "default:1" || sources["BTC"] != "token:0.00001" || sources["ETH"] != "token:0.0005" {
+	if sources["USDT"] != "default:1" || sources["BTC"] != "token:0.00001" || sources["ETH"] != "token:0.0005" || sources["LTC"] != "token:0.0001" {
 		t.Errorf("effective: %v", sources)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/internal/metrics"
+	"github.com/paycore/withdrawals/rails"
 	"github.com/paycore/withdrawals/services/accounts"
 	"github.com/paycore/withdrawals/services/audit"
 	"github.com/paycore/withdrawals/services/ledger"
@@ -37,7 +38,10 @@ type Deps struct {
 	RateLimits  RateLimits
 	Metrics     *metrics.Metrics
 	// Ready reports whether the service can serve traffic (the database answers).
-	Ready   func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Rails reports whether each token's own payout rail answers; nil when none is
+	// configured.
+	Rails   func(ctx context.Context) []rails.Reachability
 	OpenAPI []byte
 	Logger  *slog.Logger
 }

@@ -230,7 +230,7 @@ func TestBalanceListsEveryEnabledToken(t *testing.T) {
 	})
 	_, key := env.Merchant("Empty")
 	r := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key})
-	want := `{"balances":[{"token":"BTC","available":"0","pending":"0","total":"0"},{"token":"ETH","available":"0","pending":"0","total":"0"},{"token":"USDT","available":"0","pending":"0","total":"0"}]}`
+	want := `{"balances":[{"token":"BTC","available":"0","pending":"0","total":"0"},{"token":"ETH","available":"0","pending":"0","total":"0"},{"token":"LTC","available":"0","pending":"0","total":"0"},{"token":"USDT","available":"0","pending":"0","total":"0"}]}`
 	if got := string(r.Body); got != want+"\n" {
 		t.Errorf("balance:\n got %s\nwant %s", got, want)
 	}
@@ -241,7 +241,7 @@ func TestBalanceListsEveryEnabledToken(t *testing.T) {
 	mu.Unlock()
 	var body struct{ Balances []struct{ Token string } }
 	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/balance", Key: key}).Decode(t, &body)
-	if len(body.Balances) != 2 || body.Balances[0].Token != "BTC" || body.Balances[1].Token != "USDT" {
+	if len(body.Balances) != 3 || body.Balances[0].Token != "BTC" || body.Balances[1].Token != "LTC" || body.Balances[2].Token != "USDT" {
 		t.Errorf("disabled token still listed: %+v", body)
 	}
 }

@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/paycore/withdrawals/rails"
+	"github.com/paycore/withdrawals/services/address"
 )
 
 // config is every setting of the binary, read from environment variables (settings).
@@ -25,7 +29,10 @@ type config struct {
 	DemoSeed            bool
 	LogLevel            string
 	BitcoinNetwork      string
+	LitecoinNetwork     string
 	PayoutBatchInterval time.Duration
+	// Chains are the Bitcoin-family tokens' rails, by token (chainSettings).
+	Chains map[string]*chainRail
 
 	PayoutProvider        string
 	PayoutBatchMax        int
@@ -65,7 +72,7 @@ type setting struct {
 	set             func(c *config, v string) error
 }
 
-var settings = []setting{
+var settings = slices.Concat([]setting{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/withdrawals?sslmode=disable", "PostgreSQL; the database is created when missing (with AUTO_MIGRATE or migrate)", text(func(c *config) *string { return &c.DatabaseURL })},
 	{"HTTP_ADDR", "127.0.0.1:8080", "listen address of the API", text(func(c *config) *string { return &c.HTTPAddr })},
 	{"METRICS_ADDR", "127.0.0.1:9464", "listen address of GET /metrics, apart from the API (off: none)", text(func(c *config) *string { return &c.MetricsAddr })},
@@ -75,9 +82,10 @@ var settings = []setting{
 	{"SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests, then running jobs, may finish after SIGTERM", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"DEMO_SEED", "false", "create and fund a demo merchant and print fresh demo keys (the previous ones revoked); local use only", boolean(func(c *config) *bool { return &c.DemoSeed })},
 	{"LOG_LEVEL", "info", "debug, info, warn or error; logs are JSON on stderr", oneOf([]string{"debug", "info", "warn", "error"}, func(c *config) *string { return &c.LogLevel })},
-	{"BITCOIN_NETWORK", "mainnet", "which Bitcoin addresses are valid: mainnet, testnet, signet, regtest", text(func(c *config) *string { return &c.BitcoinNetwork })},
+	{"BITCOIN_NETWORK", "mainnet", "which Bitcoin addresses are valid (and the chain a BTC node must be on): mainnet, testnet, signet, regtest", oneOf(slices.Sorted(maps.Keys(address.BitcoinNetworks)), func(c *config) *string { return &c.BitcoinNetwork })},
+	{"LITECOIN_NETWORK", "mainnet", "which Litecoin addresses are valid (and the chain an LTC node must be on): mainnet, testnet, regtest", oneOf(slices.Sorted(maps.Keys(address.LitecoinNetworks)), func(c *config) *string { return &c.LitecoinNetwork })},
 	{"PAYOUT_BATCH_INTERVAL", "5m", "how often pending withdrawals are batched; part of each withdrawal's estimatedCompletion. 0s: only on demand (POST /api/admin/payout-runs)", duration(func(c *config) *time.Duration { return &c.PayoutBatchInterval })},
-	{"PAYOUT_PROVIDER", "sandbox", "the payment rail; sandbox is the one built in", oneOf([]string{"sandbox"}, func(c *config) *string { return &c.PayoutProvider })},
+	{"PAYOUT_PROVIDER", "sandbox", "the payment rail of every token without a PAYOUT_<TOKEN> of its own; sandbox is the one built in", oneOf([]string{"sandbox"}, func(c *config) *string { return &c.PayoutProvider })},
 	{"PAYOUT_BATCH_MAX", "500", "most withdrawals in one batch; more pending ones make more batches in the same run", positive(func(c *config) *int { return &c.PayoutBatchMax })},
 	{"PAYOUT_PROVIDER_TIMEOUT", "30s", "timeout of each call to the payment rail", duration(func(c *config) *time.Duration { return &c.PayoutProviderTimeout })},
 	{"PAYOUT_POLL_INTERVAL", "5s", "between status checks of a submitted batch", duration(func(c *config) *time.Duration { return &c.PayoutPollInterval })},
@@ -103,6 +111,40 @@ var settings = []setting{
 	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
 	{"AUTH_CACHE_TTL", "2s", "bound on how long a revoked API key is still accepted by another instance (0s: check every request)", duration(func(c *config) *time.Duration { return &c.AuthCacheTTL })},
 	{"BALANCE_CACHE_TTL", "1s", "how long an instance answers GET /api/balance from memory; a change made through the instance is seen at once (0s: read every time)", duration(func(c *config) *time.Duration { return &c.BalanceCacheTTL })},
+}, chainSettings("BTC", "BITCOIN", "3", "100"), chainSettings("LTC", "LITECOIN", "6", "100"))
+
+// chainRail is how one Bitcoin-family token is paid.
+type chainRail struct {
+	Provider        string
+	URL             string
+	Confirmations   int
+	MaxFeeRate      decimal.Decimal
+	FallbackFeeRate decimal.Decimal
+}
+
+// chainSettings are the settings of a token the Bitcoin Core rail can pay.
+func chainSettings(token, chain, confirmations, maxFeeRate string) []setting {
+	rail := func(c *config) *chainRail {
+		if c.Chains == nil {
+			c.Chains = map[string]*chainRail{}
+		}
+		if c.Chains[token] == nil {
+			c.Chains[token] = &chainRail{}
+		}
+		return c.Chains[token]
+	}
+	return []setting{
+		{"PAYOUT_" + token, "sandbox", "the rail paying " + token + ": sandbox, or bitcoind (the wallet of a Bitcoin Core-compatible node at BITCOIND_" + token + "_RPC_URL)",
+			oneOf([]string{"sandbox", "bitcoind"}, func(c *config) *string { return &rail(c).Provider })},
+		{"BITCOIND_" + token + "_RPC_URL", "", "the node wallet paying " + token + ": http://user:password@host:port/wallet/NAME (required with PAYOUT_" + token + "=bitcoind; never logged)",
+			text(func(c *config) *string { return &rail(c).URL })},
+		{chain + "_CONFIRMATIONS", confirmations, "blocks on top of a " + token + " payout (its own included) before it is confirmed",
+			positive(func(c *config) *int { return &rail(c).Confirmations })},
+		{"BITCOIND_" + token + "_MAX_FEE_RATE", maxFeeRate, "highest fee rate paid for a " + token + " batch, in satoshis per virtual byte; above it the batch fails (fee_above_cap) before anything is sent",
+			amount(func(c *config) *decimal.Decimal { return &rail(c).MaxFeeRate })},
+		{"BITCOIND_" + token + "_FALLBACK_FEE_RATE", "", "fee rate (sat/vB) while the " + token + " node has no fee estimate (a fresh node, regtest); empty: wait for an estimate",
+			amount(func(c *config) *decimal.Decimal { return &rail(c).FallbackFeeRate })},
+	}
 }
 
 // loadConfig reads every setting through lookup (os.LookupEnv); an empty or absent
@@ -117,6 +159,11 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		}
 		if err := s.set(&c, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q %v", s.name, v, err))
+		}
+	}
+	for token, rail := range c.Chains {
+		if rail.Provider == "bitcoind" && rail.URL == "" {
+			errs = append(errs, fmt.Errorf("PAYOUT_%s=bitcoind needs BITCOIND_%s_RPC_URL", token, token))
 		}
 	}
 	if len(errs) > 0 {
@@ -183,6 +230,22 @@ func positive(f func(*config) *int) func(*config, string) error {
 			return errors.New("is not a positive integer")
 		}
 		*f(c) = n
+		return nil
+	}
+}
+
+// amount reads a non-negative decimal; empty is zero.
+func amount(f func(*config) *decimal.Decimal) func(*config, string) error {
+	return func(c *config, v string) error {
+		if v == "" {
+			*f(c) = decimal.Zero
+			return nil
+		}
+		d, err := decimal.NewFromString(v)
+		if err != nil || d.IsNegative() {
+			return errors.New("is not a non-negative number such as 25 or 2.5")
+		}
+		*f(c) = d
 		return nil
 	}
 }

@@ -16,7 +16,7 @@ import (
 const demoMerchantName = "Demo Merchant"
 
 // demoFunding is what the demo merchant starts with, so the README's curl examples work.
-var demoFunding = map[string]string{"BTC": "1", "ETH": "10", "USDT": "10000"}
+var demoFunding = map[string]string{"BTC": "1", "ETH": "10", "LTC": "10", "USDT": "10000"}
 
 // demoKeyName names the keys the demo mints, so each start revokes the previous ones.
 const demoKeyName = "demo (make run)"
@@ -60,7 +60,7 @@ func seedDemo(ctx context.Context, acc *accounts.Service, addr string, stdout io
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, `
-Demo mode: merchant %q (%s) is funded with 1 BTC, 10 ETH and 10000 USDT.
+Demo mode: merchant %q (%s) is funded with 1 BTC, 10 ETH, 10 LTC and 10000 USDT.
 Paste these into another shell to use the README's examples:
 
   export API=http://%s

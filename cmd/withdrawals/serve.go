@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/rails"
+	"github.com/paycore/withdrawals/rails/bitcoind"
+	"github.com/paycore/withdrawals/services/address"
 	"github.com/paycore/withdrawals/services/payouts"
 	"github.com/paycore/withdrawals/services/webhooks"
 )
@@ -24,10 +27,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	}
 	defer closeDB(db)
 
+	tokenRails, err := chainRails(cfg)
+	if err != nil {
+		return err
+	}
 	a, err := app.New(db, app.Config{
-		DatabaseURL:    cfg.DatabaseURL,
-		BitcoinNetwork: cfg.BitcoinNetwork,
-		BatchInterval:  cfg.PayoutBatchInterval,
+		DatabaseURL:   cfg.DatabaseURL,
+		Networks:      address.Networks{Bitcoin: cfg.BitcoinNetwork, Litecoin: cfg.LitecoinNetwork},
+		BatchInterval: cfg.PayoutBatchInterval,
+		TokenRails:    tokenRails,
 		Payout: payouts.Config{
 			BatchMax: cfg.PayoutBatchMax, PollInterval: cfg.PayoutPollInterval,
 			ProviderTimeout: cfg.PayoutProviderTimeout, MaxAttempts: cfg.PayoutMaxAttempts,
@@ -94,7 +102,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("listening", "addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", database.Redact(cfg.DatabaseURL),
-		"payout_provider", a.Provider.Name(), "batch_interval", cfg.PayoutBatchInterval.String())
+		"payout_provider", a.Rails.Default.Name(), "token_rails", railNames(a.Rails), "batch_interval", cfg.PayoutBatchInterval.String())
+	for _, r := range a.Rails.Check(ctx) {
+		if r.Err != nil {
+			logger.Warn("payout rail not reachable; its batches wait", "token", r.Token, "provider", r.Provider, "error", r.Err.Error())
+		}
+	}
 
 	var serveErr error
 	select {
@@ -140,4 +153,37 @@ func servePprof(addr string, logger *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Error("pprof", "error", err.Error())
 	}
+}
+
+// chainRails are the Bitcoin Core rails configured for their tokens (PAYOUT_BTC,
+// PAYOUT_LTC); the other tokens keep the default rail.
+func chainRails(cfg config) (map[string]rails.Provider, error) {
+	networks := map[string]string{"BTC": cfg.BitcoinNetwork, "LTC": cfg.LitecoinNetwork}
+	out := map[string]rails.Provider{}
+	for token, c := range cfg.Chains {
+		if c.Provider != "bitcoind" {
+			continue
+		}
+		// Bitcoin Core names its chains main, test, signet and regtest.
+		chain := strings.TrimSuffix(networks[token], "net")
+		if chain == "sig" {
+			chain = "signet"
+		}
+		p, err := bitcoind.New(bitcoind.Config{URL: c.URL, Chain: chain, Confirmations: c.Confirmations,
+			MaxFeeRate: c.MaxFeeRate, FallbackFeeRate: c.FallbackFeeRate})
+		if err != nil {
+			return nil, fmt.Errorf("BITCOIND_%s_RPC_URL: %w", token, err)
+		}
+		out[token] = p
+	}
+	return out, nil
+}
+
+// railNames says which rail pays each token that has its own, for the start-up log.
+func railNames(r rails.Rails) map[string]string {
+	out := map[string]string{}
+	for token, p := range r.ByToken {
+		out[token] = p.Name()
+	}
+	return out
 }

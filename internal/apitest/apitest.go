@@ -149,6 +149,12 @@ func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env
 	return env
 }
 
+// Remote is an Env for a service running elsewhere (the real binary, in tests that
+// kill it): requests and contract checks as with New, without the in-process App.
+func Remote(t testing.TB, url, adminKey string) *Env {
+	return &Env{T: t, URL: url, AdminKey: adminKey, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
 // StartJobs runs the River workers until the test ends. The periodic batch job runs
 // at once, then every BatchInterval.
 func (e *Env) StartJobs() {

@@ -167,6 +167,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		},
 		Metrics: m,
 		Ready:   tx.SQL().PingContext,
+		Rails:   a.Rails.Check,
 		OpenAPI: contract.OpenAPI,
 		Logger:  cfg.Logger,
 	})

@@ -16,7 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-		"strconv"
+	"strconv"
 	"testing"
 	"time"
 )

@@ -61,7 +61,7 @@ func TestConcurrentBalanceReadsGetTheirOwnRows(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if len(rows) != 3 {
+				if len(rows) != 4 {
 					t.Errorf("%s: %d rows, want one per enabled token", id, len(rows))
 					return
 				}

@@ -6,13 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paycore/withdrawals/rails"
 )
 
 // Claims and settlements wait for one of the instance's batch-write places, however
 // many job workers run them, and a cancelled wait gives up without writing.
 func TestBatchWritesBounded(t *testing.T) {
 	for _, places := range []int{1, 2, 3} {
-		p := New(nil, nil, nil, Config{BatchWrites: places}, nil, nil, nil, nil)
+		p := New(nil, rails.Rails{}, nil, Config{BatchWrites: places}, nil, nil, nil, nil)
 		entered := make(chan struct{}, 12)
 		release := make(chan struct{})
 		var wg sync.WaitGroup
@@ -45,7 +47,7 @@ func TestBatchWritesBounded(t *testing.T) {
 		}
 	}
 
-	p := New(nil, nil, nil, Config{BatchWrites: 1}, nil, nil, nil, nil)
+	p := New(nil, rails.Rails{}, nil, Config{BatchWrites: 1}, nil, nil, nil, nil)
 	release := make(chan struct{})
 	held := make(chan struct{})
 	go func() {
@@ -61,7 +63,7 @@ func TestBatchWritesBounded(t *testing.T) {
 		t.Fatalf("waiting past the context: err %v, ran %v; want the context's error and nothing run", err, ran)
 	}
 
-	if got := cap(New(nil, nil, nil, Config{}, nil, nil, nil, nil).batchWrites); got != 2 {
+	if got := cap(New(nil, rails.Rails{}, nil, Config{}, nil, nil, nil, nil).batchWrites); got != 2 {
 		t.Errorf("default batch-write places %d, want 2", got)
 	}
 }
