@@ -227,6 +227,53 @@ func TestUnreachableNodeKeepsFundsLocked(t *testing.T) {
 	}
 }
 
+// A payout whose transaction lost to a conflicting one is not failed by the service:
+// the batch is re-checked, then flagged for review with the funds locked, and an admin
+// who has looked at the chain fails it, which returns the funds.
+func TestConflictedPayoutWaitsForAnAdmin(t *testing.T) {
+	env := apitest.New(t, func(o *apitest.Options) {
+		o.TokenRails = map[string]rails.Provider{"LTC": ltcRail(t, node.WalletURL(regtest.Payer))}
+		o.LitecoinNetwork = "regtest"
+		o.PollInterval = 100 * time.Millisecond
+		o.MaxAttempts = 3
+		o.StartJobs = true
+	})
+	mid, key := env.Merchant("Conflicted")
+	env.Credit(mid, "LTC", "2")
+	addr := node.NewAddress(t, "bech32")
+	id := env.Withdraw(key, "LTC", "1", addr)
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey})
+	env.WaitFor(30*time.Second, "the payout broadcast", func() bool { return get(env, key, id).TxHash != nil })
+	w := get(env, key, id)
+	node.DoubleSpend(t, *w.TxHash)
+	var batchID string
+	env.WaitFor(30*time.Second, "the batch flagged for review", func() bool {
+		env.DB.Raw(`SELECT id FROM payout_batches WHERE status = 'needs_review'`).Scan(&batchID)
+		return batchID != ""
+	})
+	if w := get(env, key, id); w.Status != "processing" {
+		t.Fatalf("after the conflict the withdrawal is %s, want processing", w.Status)
+	}
+	if _, pending := env.Balance(key, "LTC"); !pending.Equal(decimal.NewFromInt(1)) {
+		t.Fatalf("pending %s, want the amount locked", pending)
+	}
+	r := env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-batches/" + batchID + "/resolve", Key: env.AdminKey,
+		Body: map[string]any{"action": "fail", "reason": "double-spent by the hot wallet"}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("resolve: %d %s", r.Status, r.Body)
+	}
+	if w := get(env, key, id); w.Status != "failed" {
+		t.Errorf("after the admin failed it: %s", w.Status)
+	}
+	if avail, pending := env.Balance(key, "LTC"); !avail.Equal(decimal.NewFromInt(2)) || !pending.IsZero() {
+		t.Errorf("available %s pending %s, want everything back", avail, pending)
+	}
+	if got := received(t, addr); !got.IsZero() {
+		t.Errorf("received %s", got)
+	}
+	testdb.AssertLedgerConsistent(t, env.DB)
+}
+
 // The service is killed (SIGKILL) right after the node accepted the batch's
 // transaction and before the answer reached it. Restarted, it finds the transaction in
 // the wallet and records it: each recipient is paid exactly once.

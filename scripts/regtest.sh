@@ -25,7 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 300); do cli getblockchaininfo >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 1 300); do
+	kill -0 "$node" 2>/dev/null || { echo "litecoind exited at start (is port $rpcport taken? set REGTEST_RPC_PORT)" >&2; exit 1; }
+	cli getblockchaininfo >/dev/null 2>&1 && break
+	sleep 0.2
+done
 cli getblockchaininfo >/dev/null
 cli createwallet payer >/dev/null
 cli createwallet recipient >/dev/null

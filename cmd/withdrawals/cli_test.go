@@ -104,3 +104,38 @@ func TestBinaryExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// A token's rail is configured as a whole: the node URL is required with bitcoind, fee
+// rates are numbers, and the networks are the ones the address checks know.
+func TestChainRailSettings(t *testing.T) {
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	c, err := loadConfig(env(map[string]string{"PAYOUT_LTC": "bitcoind", "BITCOIND_LTC_RPC_URL": "http://u:p@127.0.0.1:9332/wallet/hot",
+		"LITECOIN_NETWORK": "testnet", "BITCOIND_LTC_FALLBACK_FEE_RATE": "12.5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ltc, btc := c.Chains["LTC"], c.Chains["BTC"]
+	if ltc.Provider != "bitcoind" || ltc.Confirmations != 6 || ltc.MaxFeeRate.String() != "100" || ltc.FallbackFeeRate.String() != "12.5" ||
+		btc.Provider != "sandbox" || btc.Confirmations != 3 || !btc.FallbackFeeRate.IsZero() {
+		t.Errorf("rails: LTC %+v BTC %+v", ltc, btc)
+	}
+	rails, err := chainRails(c)
+	if err != nil || len(rails) != 1 || rails["LTC"].Name() != "bitcoind" {
+		t.Errorf("chainRails: %v %v", rails, err)
+	}
+	for msg, vars := range map[string]map[string]string{
+		"PAYOUT_BTC=bitcoind needs BITCOIND_BTC_RPC_URL":       {"PAYOUT_BTC": "bitcoind"},
+		`PAYOUT_LTC="lightning" is not one of`:                 {"PAYOUT_LTC": "lightning"},
+		`BITCOIND_LTC_MAX_FEE_RATE="-1" is not a non-negative`: {"BITCOIND_LTC_MAX_FEE_RATE": "-1"},
+		`LITECOIN_NETWORK="signet" is not one of`:              {"LITECOIN_NETWORK": "signet"},
+	} {
+		if _, err := loadConfig(env(vars)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%v: %v, want an error saying %q", vars, err, msg)
+		}
+	}
+	if _, err := chainRails(config{Chains: map[string]*chainRail{"LTC": {Provider: "bitcoind", URL: "ftp://u:secret@x", Confirmations: 1, MaxFeeRate: ltc.MaxFeeRate}}}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("a bad URL: %v", err)
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // Node is a running litecoind -regtest.
@@ -182,6 +184,47 @@ func (n *Node) Mine(t testing.TB, blocks int) []string {
 		t.Fatal(err)
 	}
 	return hashes
+}
+
+// DoubleSpend mines a block holding a transaction that spends the inputs of the payer
+// wallet's transaction txid back to the payer: txid can then never confirm (the wallet
+// reports it with negative confirmations).
+func (n *Node) DoubleSpend(t testing.TB, txid string) {
+	t.Helper()
+	decode := func(wallet, txid string, out any) {
+		var wtx struct {
+			Hex string `json:"hex"`
+		}
+		n.Must(t, wallet, &wtx, "gettransaction", txid)
+		n.Must(t, "", out, "decoderawtransaction", wtx.Hex)
+	}
+	var tx struct {
+		Vin []struct {
+			TxID string `json:"txid"`
+			Vout int    `json:"vout"`
+		} `json:"vin"`
+	}
+	decode(Payer, txid, &tx)
+	var total decimal.Decimal
+	inputs := make([]map[string]any, len(tx.Vin))
+	for i, in := range tx.Vin {
+		inputs[i] = map[string]any{"txid": in.TxID, "vout": in.Vout}
+		var prev struct {
+			Vout []struct {
+				Value decimal.Decimal `json:"value"`
+			} `json:"vout"`
+		}
+		decode(Payer, in.TxID, &prev)
+		total = total.Add(prev.Vout[in.Vout].Value)
+	}
+	var back, unsigned string
+	n.Must(t, Payer, &back, "getnewaddress")
+	n.Must(t, "", &unsigned, "createrawtransaction", inputs, map[string]string{back: total.Sub(decimal.RequireFromString("0.001")).StringFixed(8)})
+	var signed struct {
+		Hex string `json:"hex"`
+	}
+	n.Must(t, Payer, &signed, "signrawtransactionwithwallet", unsigned)
+	n.Must(t, "", nil, "generateblock", back, []string{signed.Hex})
 }
 
 // NewAddress is a fresh address of the recipient wallet, of the given type (legacy,

@@ -196,43 +196,7 @@ func TestConflictedTransactionIsAmbiguous(t *testing.T) {
 		t.Fatal(err)
 	}
 	bt.Reference = txid
-	// Spend the same inputs elsewhere and mine that instead.
-	var raw struct {
-		Vin []struct {
-			TxID string `json:"txid"`
-			Vout int    `json:"vout"`
-		} `json:"vin"`
-	}
-	var wtx struct {
-		Hex string `json:"hex"`
-	}
-	node.Must(t, regtest.Payer, &wtx, "gettransaction", txid)
-	node.Must(t, "", &raw, "decoderawtransaction", wtx.Hex)
-	var total decimal.Decimal
-	inputs := make([]map[string]any, len(raw.Vin))
-	for i, in := range raw.Vin {
-		inputs[i] = map[string]any{"txid": in.TxID, "vout": in.Vout}
-		var prev struct {
-			Vout []struct {
-				Value decimal.Decimal `json:"value"`
-			} `json:"vout"`
-		}
-		var prevTx struct {
-			Hex string `json:"hex"`
-		}
-		node.Must(t, regtest.Payer, &prevTx, "gettransaction", in.TxID)
-		node.Must(t, "", &prev, "decoderawtransaction", prevTx.Hex)
-		total = total.Add(prev.Vout[in.Vout].Value)
-	}
-	var back string
-	node.Must(t, regtest.Payer, &back, "getnewaddress")
-	var unsigned string
-	node.Must(t, "", &unsigned, "createrawtransaction", inputs, map[string]string{back: total.Sub(decimal.RequireFromString("0.001")).StringFixed(8)})
-	var signed struct {
-		Hex string `json:"hex"`
-	}
-	node.Must(t, regtest.Payer, &signed, "signrawtransactionwithwallet", unsigned)
-	node.Must(t, "", nil, "generateblock", back, []string{signed.Hex})
+	node.DoubleSpend(t, txid)
 	_, err = rail.Status(ctx, bt)
 	if err == nil || !strings.Contains(err.Error(), "conflicts") {
 		t.Fatalf("status of a conflicted transaction: %v, want an error saying it conflicts", err)
