@@ -330,8 +330,15 @@ func (p *Service) settleTx(ctx context.Context, batch *models.PayoutBatch, resul
 				for i, w := range ws {
 					ids[i] = w.ID
 				}
-				err = tx.Model(&models.Withdrawal{}).Where("id IN ? AND status = ?", ids, models.StatusProcessing).
-					UpdateColumns(map[string]any{"tx_hash": detail, "provider_reference": reference, "updated_at": now}).Error
+				// A chain rail answers "accepted" at every poll until the transaction is deep
+				// enough: only a new hash is written, and a poll (no reference) keeps the
+				// submission's reference.
+				cols := map[string]any{"tx_hash": detail, "updated_at": now}
+				if reference != nil {
+					cols["provider_reference"] = reference
+				}
+				err = tx.Model(&models.Withdrawal{}).Where("id IN ? AND status = ? AND tx_hash IS DISTINCT FROM ?", ids, models.StatusProcessing, detail).
+					UpdateColumns(cols).Error
 			}
 			if err != nil {
 				return fmt.Errorf("settle %s: %w", batch.ID, err)
