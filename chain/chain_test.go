@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
 
+	"github.com/paycore/withdrawals/internal/anvil"
 	"github.com/paycore/withdrawals/internal/apitest"
 	"github.com/paycore/withdrawals/internal/regtest"
 	"github.com/paycore/withdrawals/internal/testdb"
@@ -29,7 +31,11 @@ import (
 	"github.com/paycore/withdrawals/rails/bitcoind"
 )
 
-var node *regtest.Node
+// One litecoind -regtest and one anvil serve the whole package.
+var (
+	node *regtest.Node
+	eth  *anvil.Node
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -37,20 +43,26 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
+	if eth, err = anvil.Launch(); err != nil {
+		node.Stop()
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	node.Stop()
+	eth.Stop()
 	os.Exit(code)
 }
 
 // The rail as the service configures it for LTC on regtest, two confirmations deep.
-func ltcRail(t *testing.T, rpcURL string) rails.Provider {
+func ltcRails(t *testing.T, rpcURL string) func(*gorm.DB) map[string]rails.Provider {
 	t.Helper()
 	p, err := bitcoind.New(bitcoind.Config{URL: rpcURL, Chain: "regtest", Confirmations: 2,
 		MaxFeeRate: decimal.NewFromInt(100), FallbackFeeRate: decimal.NewFromInt(20)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return func(*gorm.DB) map[string]rails.Provider { return map[string]rails.Provider{"LTC": p} }
 }
 
 type withdrawal struct {
@@ -77,7 +89,7 @@ func received(t *testing.T, addr string) decimal.Decimal {
 // amount. A batch the wallet cannot afford fails and returns the funds.
 func TestLitecoinPayoutsThroughTheAPI(t *testing.T) {
 	env := apitest.New(t, func(o *apitest.Options) {
-		o.TokenRails = map[string]rails.Provider{"LTC": ltcRail(t, node.WalletURL(regtest.Payer))}
+		o.TokenRails = ltcRails(t, node.WalletURL(regtest.Payer))
 		o.LitecoinNetwork = "regtest"
 		o.PollInterval = 100 * time.Millisecond
 	})
@@ -190,7 +202,7 @@ func TestLitecoinPayoutsThroughTheAPI(t *testing.T) {
 // an admin with its funds locked, and nothing is paid.
 func TestUnreachableNodeKeepsFundsLocked(t *testing.T) {
 	env := apitest.New(t, func(o *apitest.Options) {
-		o.TokenRails = map[string]rails.Provider{"LTC": ltcRail(t, "http://user:pass@127.0.0.1:1/wallet/payer")}
+		o.TokenRails = ltcRails(t, "http://user:pass@127.0.0.1:1/wallet/payer")
 		o.LitecoinNetwork = "regtest"
 		o.MaxAttempts = 3
 		o.StartJobs = true
@@ -232,7 +244,7 @@ func TestUnreachableNodeKeepsFundsLocked(t *testing.T) {
 // who has looked at the chain fails it, which returns the funds.
 func TestConflictedPayoutWaitsForAnAdmin(t *testing.T) {
 	env := apitest.New(t, func(o *apitest.Options) {
-		o.TokenRails = map[string]rails.Provider{"LTC": ltcRail(t, node.WalletURL(regtest.Payer))}
+		o.TokenRails = ltcRails(t, node.WalletURL(regtest.Payer))
 		o.LitecoinNetwork = "regtest"
 		o.PollInterval = 100 * time.Millisecond
 		o.MaxAttempts = 3
@@ -278,38 +290,13 @@ func TestConflictedPayoutWaitsForAnAdmin(t *testing.T) {
 // transaction and before the answer reached it. Restarted, it finds the transaction in
 // the wallet and records it: each recipient is paid exactly once.
 func TestKilledAfterBroadcastPaysOnce(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "withdrawals")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/withdrawals").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	t.Parallel()
 	db, dbURL := testdb.New(t)
-	svc := &service{t: t, bin: bin, dbURL: dbURL}
-
-	// Between the service and the node: after the first sendmany has been answered by
-	// the node, the service is killed before the answer reaches it.
-	nodeURL, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", node.RPCPort))
-	var sends atomic.Int32
-	forward := httputil.NewSingleHostReverseProxy(nodeURL)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if !bytes.Contains(body, []byte(`"sendmany"`)) {
-			forward.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		forward.ServeHTTP(rec, r)
-		if sends.Add(1) == 1 {
-			svc.kill()
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-	defer proxy.Close()
-	svc.rpcURL = strings.Replace(node.WalletURL(regtest.Payer), fmt.Sprintf("127.0.0.1:%d", node.RPCPort), strings.TrimPrefix(proxy.URL, "http://"), 1)
+	svc := &service{t: t, bin: buildService(t), dbURL: dbURL}
+	proxy, sends := killingProxy(t, fmt.Sprintf("http://127.0.0.1:%d", node.RPCPort), "sendmany", svc)
+	rpcURL := strings.Replace(node.WalletURL(regtest.Payer), fmt.Sprintf("127.0.0.1:%d", node.RPCPort), strings.TrimPrefix(proxy.URL, "http://"), 1)
+	svc.vars = []string{"PAYOUT_LTC=bitcoind", "BITCOIND_LTC_RPC_URL=" + rpcURL, "LITECOIN_NETWORK=regtest", "LITECOIN_CONFIRMATIONS=2",
+		"BITCOIND_LTC_FALLBACK_FEE_RATE=20"}
 
 	svc.start()
 	env := apitest.Remote(t, svc.url, svc.adminKey())
@@ -391,21 +378,61 @@ func TestKilledAfterBroadcastPaysOnce(t *testing.T) {
 
 // service is the real binary, started and killed by the test.
 type service struct {
-	t                  *testing.T
-	bin, dbURL, rpcURL string
-	url                string
-	mu                 sync.Mutex
-	cmd                *exec.Cmd
-	done               chan struct{}
-	admin              string
-	cleanupOnce        sync.Once
+	t           *testing.T
+	bin, dbURL  string
+	vars        []string // the rail's settings
+	url         string
+	mu          sync.Mutex
+	cmd         *exec.Cmd
+	done        chan struct{}
+	admin       string
+	cleanupOnce sync.Once
 }
 
 func (s *service) env() []string {
-	return append(os.Environ(), "DATABASE_URL="+s.dbURL, "METRICS_ADDR=off", "LOG_LEVEL=warn",
-		"PAYOUT_LTC=bitcoind", "BITCOIND_LTC_RPC_URL="+s.rpcURL, "LITECOIN_NETWORK=regtest", "LITECOIN_CONFIRMATIONS=2",
-		"BITCOIND_LTC_FALLBACK_FEE_RATE=20", "PAYOUT_BATCH_INTERVAL=0s", "PAYOUT_POLL_INTERVAL=200ms",
-		"PAYOUT_PROVIDER_TIMEOUT=1s", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=1s", "SHUTDOWN_TIMEOUT=4s")
+	return append(append(os.Environ(), "DATABASE_URL="+s.dbURL, "METRICS_ADDR=off", "LOG_LEVEL=warn",
+		"PAYOUT_BATCH_INTERVAL=0s", "PAYOUT_POLL_INTERVAL=200ms",
+		"PAYOUT_PROVIDER_TIMEOUT=1s", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=1s", "SHUTDOWN_TIMEOUT=4s"), s.vars...)
+}
+
+// buildService builds the binary for a test.
+func buildService(t *testing.T) (bin string) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "withdrawals")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/withdrawals").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// killingProxy stands between the service and a node: the first request whose body
+// holds method is forwarded, and once the node has answered, the service is killed
+// before the answer reaches it. It counts those requests.
+func killingProxy(t *testing.T, target string, method string, svc *service) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	nodeURL, _ := url.Parse(target)
+	var calls atomic.Int32
+	forward := httputil.NewSingleHostReverseProxy(nodeURL)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if !bytes.Contains(body, []byte(`"`+method+`"`)) {
+			forward.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		forward.ServeHTTP(rec, r)
+		if calls.Add(1) == 1 {
+			svc.kill()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy, &calls
 }
 
 func (s *service) adminKey() string {

@@ -33,6 +33,7 @@ type config struct {
 	PayoutBatchInterval time.Duration
 	// Chains are the Bitcoin-family tokens' rails, by token (chainSettings).
 	Chains map[string]*chainRail
+	EVM    evmRail
 
 	PayoutProvider        string
 	PayoutBatchMax        int
@@ -111,7 +112,39 @@ var settings = slices.Concat([]setting{
 	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
 	{"AUTH_CACHE_TTL", "2s", "bound on how long a revoked API key is still accepted by another instance (0s: check every request)", duration(func(c *config) *time.Duration { return &c.AuthCacheTTL })},
 	{"BALANCE_CACHE_TTL", "1s", "how long an instance answers GET /api/balance from memory; a change made through the instance is seen at once (0s: read every time)", duration(func(c *config) *time.Duration { return &c.BalanceCacheTTL })},
-}, chainSettings("BTC", "BITCOIN", "3", "100"), chainSettings("LTC", "LITECOIN", "6", "100"))
+}, chainSettings("BTC", "BITCOIN", "3", "100"), chainSettings("LTC", "LITECOIN", "6", "100"), evmSettings)
+
+// evmRail is how ETH and USDT on Ethereum are paid.
+type evmRail struct {
+	ETH, USDT     string // sandbox or evm
+	RPCURL        string
+	KeyFile       string
+	ChainID       int
+	USDTContract  string
+	Confirmations int
+	MaxFeeGwei    decimal.Decimal
+	ReplaceAfter  time.Duration
+}
+
+// evmSettings are the Ethereum rail's settings.
+var evmSettings = []setting{
+	{"PAYOUT_ETH", "sandbox", "the rail paying ETH: sandbox, or evm (the hot wallet of EVM_SIGNER_KEY_FILE through the node at EVM_RPC_URL)",
+		oneOf([]string{"sandbox", "evm"}, func(c *config) *string { return &c.EVM.ETH })},
+	{"PAYOUT_USDT_ETHEREUM", "sandbox", "the rail paying USDT on Ethereum (ERC-20 at USDT_ETHEREUM_CONTRACT): sandbox or evm",
+		oneOf([]string{"sandbox", "evm"}, func(c *config) *string { return &c.EVM.USDT })},
+	{"EVM_RPC_URL", "", "the Ethereum node's JSON-RPC URL (required with an evm rail; never logged)", text(func(c *config) *string { return &c.EVM.RPCURL })},
+	{"EVM_SIGNER_KEY_FILE", "", "a file holding the hot wallet's hex private key, readable by the service's user only (required with an evm rail)",
+		text(func(c *config) *string { return &c.EVM.KeyFile })},
+	{"EVM_CHAIN_ID", "1", "the chain the node must be on, checked at start-up; signatures are bound to it (EIP-155)", positive(func(c *config) *int { return &c.EVM.ChainID })},
+	{"USDT_ETHEREUM_CONTRACT", "0xdAC17F958D2ee523a2206206994597C13D831ec7", "the USDT ERC-20 contract the evm rail pays with (Tether's on mainnet)",
+		text(func(c *config) *string { return &c.EVM.USDTContract })},
+	{"EVM_CONFIRMATIONS", "12", "blocks on top of a payout (its own included) before it is confirmed, or a reverted one failed",
+		positive(func(c *config) *int { return &c.EVM.Confirmations })},
+	{"EVM_MAX_FEE_PER_GAS", "200", "highest fee per gas (gwei) a payout or its replacement may pay; above it a new payout fails (fee_above_cap) and a stuck one goes to review",
+		amount(func(c *config) *decimal.Decimal { return &c.EVM.MaxFeeGwei })},
+	{"EVM_REPLACE_AFTER", "5m", "how long a payout may wait unmined before it is replaced with a higher fee (same nonce)",
+		duration(func(c *config) *time.Duration { return &c.EVM.ReplaceAfter })},
+}
 
 // chainRail is how one Bitcoin-family token is paid.
 type chainRail struct {
@@ -160,6 +193,9 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		if err := s.set(&c, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q %v", s.name, v, err))
 		}
+	}
+	if (c.EVM.ETH == "evm" || c.EVM.USDT == "evm") && (c.EVM.RPCURL == "" || c.EVM.KeyFile == "") {
+		errs = append(errs, errors.New("an evm rail (PAYOUT_ETH or PAYOUT_USDT_ETHEREUM) needs EVM_RPC_URL and EVM_SIGNER_KEY_FILE"))
 	}
 	for token, rail := range c.Chains {
 		if rail.Provider == "bitcoind" && rail.URL == "" {

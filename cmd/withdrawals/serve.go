@@ -2,19 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/rails"
 	"github.com/paycore/withdrawals/rails/bitcoind"
+	"github.com/paycore/withdrawals/rails/evm"
 	"github.com/paycore/withdrawals/services/address"
 	"github.com/paycore/withdrawals/services/payouts"
 	"github.com/paycore/withdrawals/services/webhooks"
@@ -29,6 +36,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 
 	tokenRails, err := chainRails(cfg)
 	if err != nil {
+		return err
+	}
+	if err := addEVMRail(ctx, cfg, db, tokenRails, logger); err != nil {
 		return err
 	}
 	a, err := app.New(db, app.Config{
@@ -186,4 +196,74 @@ func railNames(r rails.Rails) map[string]string {
 		out[token] = p.Name()
 	}
 	return out
+}
+
+// addEVMRail adds the Ethereum rail for ETH and USDT when PAYOUT_ETH or
+// PAYOUT_USDT_ETHEREUM says evm. A node on another chain stops the start-up; a node
+// that does not answer only delays that rail's batches.
+func addEVMRail(ctx context.Context, cfg config, db *gorm.DB, out map[string]rails.Provider, logger *slog.Logger) error {
+	c := cfg.EVM
+	if c.ETH != "evm" && c.USDT != "evm" {
+		return nil
+	}
+	key, err := readSignerKey(c.KeyFile)
+	if err != nil {
+		return err
+	}
+	if !common.IsHexAddress(c.USDTContract) {
+		return errors.New("USDT_ETHEREUM_CONTRACT is not an address")
+	}
+	var decimals []struct {
+		Symbol   string
+		Decimals int32
+	}
+	if err := db.WithContext(ctx).Raw(`SELECT symbol, decimals FROM tokens WHERE symbol IN ('ETH', 'USDT')`).Scan(&decimals).Error; err != nil {
+		return fmt.Errorf("evm rail: %w", err)
+	}
+	assets := map[string]evm.Asset{}
+	contract := common.HexToAddress(c.USDTContract)
+	for _, d := range decimals {
+		switch {
+		case d.Symbol == "ETH" && c.ETH == "evm":
+			assets["ETH"] = evm.Asset{Decimals: d.Decimals}
+		case d.Symbol == "USDT" && c.USDT == "evm":
+			assets["USDT"] = evm.Asset{Contract: &contract, Decimals: d.Decimals}
+		}
+	}
+	p, err := evm.New(db, evm.Config{RPCURL: c.RPCURL, Key: key, ChainID: int64(c.ChainID), Confirmations: c.Confirmations,
+		MaxFeePerGas: c.MaxFeeGwei.Shift(9).BigInt(), ReplaceAfter: c.ReplaceAfter, Assets: assets})
+	if err != nil {
+		return fmt.Errorf("evm rail: %w", err)
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.Check(checkCtx); errors.Is(err, evm.ErrWrongChain) {
+		return fmt.Errorf("evm rail: %w", err)
+	}
+	for token := range assets {
+		out[token] = p
+	}
+	logger.Info("evm rail", "hot_wallet", p.Sender().Hex(), "chain_id", c.ChainID)
+	return nil
+}
+
+// readSignerKey reads the hot wallet's hex private key from a file only its owner can
+// read; the key never appears in an error.
+func readSignerKey(path string) (*ecdsa.PrivateKey, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("EVM_SIGNER_KEY_FILE: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("EVM_SIGNER_KEY_FILE %s can be read by other users (mode %04o): chmod 600 it", path, info.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("EVM_SIGNER_KEY_FILE: %w", err)
+	}
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"))
+	if err != nil {
+		return nil, fmt.Errorf("EVM_SIGNER_KEY_FILE %s does not hold a hex private key", path)
+	}
+	return key, nil
 }

@@ -45,10 +45,10 @@ type Options struct {
 	BatchMax      int
 	MaxAttempts   int
 	PollInterval  time.Duration
-	// Provider replaces the sandbox; Sandbox configures it otherwise. TokenRails pay
-	// the tokens they name instead.
+	// Provider replaces the sandbox; Sandbox configures it otherwise. TokenRails, given
+	// the test's database, returns the rails that pay the tokens they name instead.
 	Provider   rails.Provider
-	TokenRails map[string]rails.Provider
+	TokenRails func(db *gorm.DB) map[string]rails.Provider
 	// LitecoinNetwork is LITECOIN_NETWORK (mainnet when empty).
 	LitecoinNetwork   string
 	Sandbox           rails.SandboxConfig
@@ -101,6 +101,10 @@ func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env
 	if o.LogTo != nil {
 		logger = logging.New(o.LogTo, "debug")
 	}
+	var tokenRails map[string]rails.Provider
+	if o.TokenRails != nil {
+		tokenRails = o.TokenRails(db)
+	}
 	a, err := app.New(db, app.Config{
 		DatabaseURL:   dbURL,
 		Networks:      address.Networks{Litecoin: o.LitecoinNetwork},
@@ -111,7 +115,7 @@ func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env
 		RetryMax:          100 * time.Millisecond,
 		Workers:           4,
 		Provider:          o.Provider,
-		TokenRails:        o.TokenRails,
+		TokenRails:        tokenRails,
 		Sandbox:           o.Sandbox,
 		Webhooks:          o.Webhooks,
 		Clock:             o.Clock,

@@ -102,6 +102,10 @@ const (
 	ReasonReverted          = "reverted"
 )
 
+// ErrWrongChain means the node is on another chain than the one configured: the
+// service refuses to start rather than sign for it.
+var ErrWrongChain = errors.New("the node is on another chain")
+
 // Check implements rails.Checker: the node answers with the configured chain id.
 func (p *Provider) Check(ctx context.Context) error {
 	id, err := p.eth.ChainID(ctx)
@@ -109,7 +113,7 @@ func (p *Provider) Check(ctx context.Context) error {
 		return err
 	}
 	if id.Int64() != p.cfg.ChainID {
-		return fmt.Errorf("the node's chain id is %s, EVM_CHAIN_ID is %d", id, p.cfg.ChainID)
+		return fmt.Errorf("%w: its chain id is %s, EVM_CHAIN_ID is %d", ErrWrongChain, id, p.cfg.ChainID)
 	}
 	return nil
 }
