@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run regtest test chain lint bench ceiling microbench chaos fuzz migrate build
+.PHONY: help run regtest anvil test chain lint bench ceiling microbench chaos fuzz migrate build
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,17 +21,21 @@ run: ## Run the service on 127.0.0.1:8080 (local database, demo merchant and key
 regtest: ## Run the service paying LTC from a throwaway litecoind -regtest wallet (blocks mined every 10s)
 	@scripts/regtest.sh
 
-test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest (installed when missing)
-	@scripts/litecoind.sh && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
+anvil: ## Run the service paying ETH and USDT (a test token) from a hot wallet on a throwaway anvil (a block every 2s)
+	@scripts/anvil.sh
 
-chain: ## Only the chain tests: the Bitcoin Core rail and the API paying LTC on throwaway litecoind -regtest nodes
-	@scripts/litecoind.sh && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./chain/
+test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest and anvil (installed when missing)
+	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
 
-lint: ## gofmt, go vet, staticcheck and the OpenAPI lint (Redocly recommended rules)
+chain: ## Only the chain tests: the Bitcoin Core and Ethereum rails, and the API paying through throwaway litecoind -regtest and anvil nodes
+	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./rails/evm/ ./chain/
+
+lint: ## gofmt, go vet, staticcheck, the OpenAPI lint (Redocly recommended rules), and the test token's artifact against its source
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./... && cd bench && go vet ./...
 	go run $(STATICCHECK) ./... && cd bench && go run $(STATICCHECK) ./...
 	npx --yes $(REDOCLY) lint openapi.yaml
+	@scripts/evm-tools.sh >/dev/null && node tools/evm/build-token.mjs --check
 
 bench: ## Load-test the real binary against the pgbench reference (a few minutes, loopback only)
 	@bench/scripts/bench.sh

@@ -52,7 +52,6 @@ type fixture struct {
 	db     *gorm.DB
 	token  common.Address
 	clock  *clock
-	key    string // hex, for a second provider on the same wallet
 	cfg    evm.Config
 	sender common.Address
 }
