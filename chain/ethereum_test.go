@@ -55,7 +55,7 @@ func evmRails(t *testing.T, w hotWallet) func(*gorm.DB) map[string]rails.Provide
 		if err != nil {
 			t.Fatal(err)
 		}
-		return map[string]rails.Provider{"ETH": p, "USDT": p}
+		return map[string]rails.Provider{"ETH": p, "USDT:ethereum": p}
 	}
 }
 

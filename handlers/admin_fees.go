@@ -21,13 +21,14 @@ func (s *Server) getFeeSchedules(c echo.Context) error {
 		tokens[i] = feeScheduleOf(fs)
 	}
 	type effectiveDTO struct {
-		Token  string `json:"token"`
-		Source string `json:"source"`
+		Token   string `json:"token"`
+		Network string `json:"network"`
+		Source  string `json:"source"`
 		feeScheduleDTO
 	}
 	effective := make([]effectiveDTO, len(o.Effective))
 	for i, e := range o.Effective {
-		effective[i] = effectiveDTO{Token: e.Token, Source: e.Source, feeScheduleDTO: feeScheduleOf(e.Schedule)}
+		effective[i] = effectiveDTO{Token: e.Token, Network: e.Network, Source: e.Source, feeScheduleDTO: feeScheduleOf(e.Schedule)}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"default": feeScheduleOf(o.Default), "tokens": tokens, "effective": effective})
 }
@@ -37,9 +38,11 @@ type setFeeScheduleRequest struct {
 	MarkupRate json.RawMessage `json:"markupRate"`
 	Enabled    *bool           `json:"enabled" validate:"required"`
 	Token      string          `json:"token" validate:"max=16"`
+	Network    string          `json:"network" validate:"max=32"`
 }
 
-// setFeeSchedule: without token it sets the default schedule, with token that token's own.
+// setFeeSchedule: without token it sets the default schedule, with token that token's
+// own, with token and network that network's own.
 func (s *Server) setFeeSchedule(c echo.Context) error {
 	var req setFeeScheduleRequest
 	if err := s.bindJSON(c, &req); err != nil {
@@ -55,6 +58,7 @@ func (s *Server) setFeeSchedule(c echo.Context) error {
 	}
 	fs, err := s.Pricing.Set(c.Request().Context(), pricing.SetInput{
 		Token:    req.Token,
+		Network:  req.Network,
 		Schedule: fees.Schedule{BaseFee: baseFee, MarkupRate: markupRate, Enabled: *req.Enabled},
 		Actor:    principal(c).KeyID,
 	})
@@ -79,6 +83,7 @@ func parseRate(field string, raw json.RawMessage) (decimal.Decimal, error) {
 type testFeeRequest struct {
 	Amount   json.RawMessage `json:"amount"`
 	Currency string          `json:"currency" validate:"required,max=16"`
+	Network  string          `json:"network" validate:"max=32"`
 }
 
 // testFeeCalculation: PUT /api/admin/withdrawal-fees prices an amount, changing nothing.
@@ -91,7 +96,7 @@ func (s *Server) testFeeCalculation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, symbol, err := s.Pricing.Quote(c.Request().Context(), req.Currency, amount)
+	q, symbol, err := s.Pricing.Quote(c.Request().Context(), req.Currency, req.Network, amount)
 	if err != nil {
 		return err
 	}

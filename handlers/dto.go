@@ -188,6 +188,7 @@ func apiKeyOf(k models.APIKey) apiKeyDTO {
 type payoutBatchDTO struct {
 	ID                string          `json:"id"`
 	Token             string          `json:"token"`
+	Network           string          `json:"network"`
 	Status            string          `json:"status"`
 	ItemCount         int             `json:"itemCount"`
 	TotalAmount       string          `json:"totalAmount"`
@@ -209,7 +210,7 @@ func payoutBatchOf(b payouts.BatchView) payoutBatchDTO {
 		items[i] = adminWithdrawalOf(w)
 	}
 	return payoutBatchDTO{
-		ID: b.ID, Token: b.Token, Status: string(b.Status), ItemCount: b.ItemCount,
+		ID: b.ID, Token: b.Token, Network: b.Network, Status: string(b.Status), ItemCount: b.ItemCount,
 		TotalAmount: models.FormatAmount(b.TotalAmount), Provider: b.Provider, ProviderReference: b.ProviderReference,
 		Attempts: b.Attempts, LastError: b.LastError, CreatedAt: timestamp(b.CreatedAt), UpdatedAt: timestamp(b.UpdatedAt),
 		SubmittedAt: optionalTimestamp(b.SubmittedAt), CompletedAt: optionalTimestamp(b.CompletedAt),

@@ -29,6 +29,7 @@ type readiness struct {
 
 type railDTO struct {
 	Token     string `json:"token"`
+	Network   string `json:"network,omitempty"`
 	Provider  string `json:"provider"`
 	Reachable bool   `json:"reachable"`
 	Error     string `json:"error,omitempty"`
@@ -43,7 +44,7 @@ func (s *Server) railReachability(ctx context.Context) []railDTO {
 	}
 	var out []railDTO
 	for _, r := range s.Rails(ctx) {
-		dto := railDTO{Token: r.Token, Provider: r.Provider, Reachable: r.Err == nil}
+		dto := railDTO{Token: r.Token, Network: r.Network, Provider: r.Provider, Reachable: r.Err == nil}
 		if r.Err != nil {
 			dto.Error = r.Err.Error()
 		}

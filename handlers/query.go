@@ -16,7 +16,7 @@ import (
 // listQuery is the listing parameters of a request.
 func listQuery(c echo.Context) listParams {
 	return listParams{
-		Status: c.QueryParam("status"), Token: c.QueryParam("token"),
+		Status: c.QueryParam("status"), Token: c.QueryParam("token"), Network: c.QueryParam("network"),
 		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
 		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"),
 	}
@@ -24,7 +24,7 @@ func listQuery(c echo.Context) listParams {
 
 // listParams is a listing's query string, as received.
 type listParams struct {
-	Status, Token, Limit, Offset, Page, StartDate, EndDate string
+	Status, Token, Network, Limit, Offset, Page, StartDate, EndDate string
 }
 
 const (
@@ -34,7 +34,7 @@ const (
 )
 
 // parseListFilter validates listing parameters: status (any case) and token must be
-// known names, limit 1..100 (default 20), offset 0..1,000,000 or a 1-based page, and
+// known names, network a network's name (any case), limit 1..100 (default 20), offset 0..1,000,000 or a 1-based page, and
 // dates in ISO 8601 (a date alone covers that whole day).
 func parseListFilter(q listParams) (withdrawals.Filter, error) {
 	f := withdrawals.Filter{Limit: defaultLimit}
@@ -48,6 +48,12 @@ func parseListFilter(q listParams) (withdrawals.Filter, error) {
 		f.Token = strings.ToUpper(q.Token)
 		if len(f.Token) > 16 || strings.ContainsFunc(f.Token, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }) {
 			return f, badRequest("token", "token must be a token symbol such as BTC")
+		}
+	}
+	if q.Network != "" {
+		f.Network = strings.ToLower(q.Network)
+		if len(f.Network) > 32 || strings.ContainsFunc(f.Network, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' }) {
+			return f, badRequest("network", "network must be a network name such as ethereum or tron")
 		}
 	}
 	var err error

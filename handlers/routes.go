@@ -35,6 +35,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/withdrawal-fees", s.setFeeSchedule)
 	admin.PUT("/withdrawal-fees", s.testFeeCalculation)
 	admin.GET("/withdrawal-fees/changes", s.listFeeChanges)
+	admin.GET("/tokens", s.listTokens)
+	admin.PUT("/tokens/:token/networks/:network", s.setNetwork)
 	admin.POST("/merchants", s.createMerchant)
 	admin.GET("/merchants", s.listMerchants)
 	admin.POST("/merchants/:id/api-keys", s.createMerchantKey)

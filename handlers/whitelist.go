@@ -24,6 +24,7 @@ func whitelistSettingsOf(s withdrawals.WhitelistSettings) whitelistSettingsDTO {
 type whitelistEntryDTO struct {
 	ID        string `json:"id"`
 	Token     string `json:"token"`
+	Network   string `json:"network"`
 	Address   string `json:"address"`
 	Label     string `json:"label"`
 	CreatedAt string `json:"createdAt"`
@@ -32,7 +33,7 @@ type whitelistEntryDTO struct {
 }
 
 func (s *Server) whitelistEntryOf(e models.WhitelistEntry) whitelistEntryDTO {
-	return whitelistEntryDTO{ID: e.ID, Token: e.Token, Address: e.Address, Label: e.Label,
+	return whitelistEntryDTO{ID: e.ID, Token: e.Token, Network: e.Network, Address: e.Address, Label: e.Label,
 		CreatedAt: timestamp(e.CreatedAt), UsableAt: timestamp(e.UsableAt), Usable: !s.Whitelist.Now().Before(e.UsableAt)}
 }
 
@@ -55,6 +56,7 @@ func (s *Server) getWhitelist(c echo.Context) error {
 
 type whitelistEntryRequest struct {
 	Token   string `json:"token" validate:"required,max=16"`
+	Network string `json:"network" validate:"max=32"`
 	Address string `json:"address" validate:"required,max=128"`
 	Label   string `json:"label" validate:"max=200"`
 }
@@ -65,7 +67,7 @@ func (s *Server) addWhitelistEntry(c echo.Context) error {
 		return err
 	}
 	e, err := s.Whitelist.Add(c.Request().Context(), withdrawals.EntryInput{
-		MerchantID: principal(c).MerchantID, Token: req.Token, Address: req.Address, Label: req.Label})
+		MerchantID: principal(c).MerchantID, Token: req.Token, Network: req.Network, Address: req.Address, Label: req.Label})
 	if err != nil {
 		return err
 	}

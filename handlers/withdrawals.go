@@ -84,18 +84,18 @@ func (s *Server) cancelWithdrawal(c echo.Context) error {
 	return c.JSON(http.StatusOK, withdrawalOf(w))
 }
 
-// quoteFee serves GET /api/withdrawals/fee?token=&amount=: the fee of a withdrawal
-// that is not created.
+// quoteFee serves GET /api/withdrawals/fee?token=&amount=&network=: the fee of a
+// withdrawal that is not created (on the token's default network without network).
 func (s *Server) quoteFee(c echo.Context) error {
 	token := c.QueryParam("token")
 	if token == "" {
 		return badRequest("token", "token is required")
 	}
-	return s.renderQuote(c, token, c.QueryParam("amount"))
+	return s.renderQuote(c, token, c.QueryParam("network"), c.QueryParam("amount"))
 }
 
 // renderQuote prices amount (as text) in token and writes {token, amount, feeInfo}.
-func (s *Server) renderQuote(c echo.Context, token, amountText string) error {
+func (s *Server) renderQuote(c echo.Context, token, network, amountText string) error {
 	if amountText == "" {
 		return badRequest("amount", "amount is required")
 	}
@@ -103,7 +103,7 @@ func (s *Server) renderQuote(c echo.Context, token, amountText string) error {
 	if err != nil {
 		return err
 	}
-	q, symbol, err := s.Pricing.Quote(c.Request().Context(), token, amount)
+	q, symbol, err := s.Pricing.Quote(c.Request().Context(), token, network, amount)
 	if err != nil {
 		return err
 	}

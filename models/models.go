@@ -50,18 +50,27 @@ type APIKey struct {
 	RevokedAt  *time.Time
 }
 
-// Token is a withdrawable asset on one network.
+// Token is a withdrawable asset: one balance per merchant, on one or more networks.
 type Token struct {
-	Symbol        string `gorm:"primaryKey"`
-	Network       string
-	Decimals      int32
+	Symbol string `gorm:"primaryKey"`
+	// Network is the token's default network (token_networks holds them all).
+	Network  string
+	Decimals int32
+	Enabled  bool
+}
+
+// TokenNetwork is a network a token can be withdrawn on, with what depends on it.
+type TokenNetwork struct {
+	Token         string `gorm:"primaryKey"`
+	Network       string `gorm:"primaryKey"`
 	AddressFormat string
 	MinWithdrawal decimal.Decimal
 	// DustLimit is the smallest output the chain relays: a net amount below it could
 	// never be paid, so creation refuses it.
 	DustLimit           decimal.Decimal
-	Enabled             bool
 	ConfirmationSeconds int
+	// Enabled false turns the network off for new withdrawals (UNSUPPORTED_NETWORK).
+	Enabled bool
 }
 
 // Balance is the materialised sum of a merchant's available and pending ledger accounts.
@@ -184,6 +193,7 @@ const (
 type PayoutBatch struct {
 	ID                string
 	Token             string
+	Network           string
 	Status            BatchStatus
 	ItemCount         int
 	TotalAmount       decimal.Decimal
@@ -306,6 +316,7 @@ type WhitelistEntry struct {
 	ID                string
 	MerchantID        string
 	Token             string
+	Network           string
 	Address           string
 	NormalizedAddress string
 	Label             string

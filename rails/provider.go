@@ -9,6 +9,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,15 +72,19 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
-// Rails chooses the provider that pays each token: the one configured for the token,
-// else the default (the sandbox unless told otherwise).
+// Rails chooses the provider that pays each token on each network: the one configured
+// for the token on that network ("USDT:ethereum"), else for the token ("LTC"), else the
+// default (the sandbox unless told otherwise).
 type Rails struct {
 	Default Provider
 	ByToken map[string]Provider
 }
 
-// For returns the provider that pays token.
-func (r Rails) For(token string) Provider {
+// For returns the provider that pays token on network.
+func (r Rails) For(token, network string) Provider {
+	if p, ok := r.ByToken[token+":"+network]; ok {
+		return p
+	}
 	if p, ok := r.ByToken[token]; ok {
 		return p
 	}
@@ -89,6 +94,7 @@ func (r Rails) For(token string) Provider {
 // Reachability is one configured rail's answer to a readiness check.
 type Reachability struct {
 	Token    string
+	Network  string // empty when the rail pays the token on every network
 	Provider string
 	Err      error
 }
@@ -99,9 +105,10 @@ func (r Rails) Check(ctx context.Context) []Reachability {
 	tokens := slices.Sorted(maps.Keys(r.ByToken))
 	out := make([]Reachability, len(tokens))
 	var wg sync.WaitGroup
-	for i, token := range tokens {
-		p := r.ByToken[token]
-		out[i] = Reachability{Token: token, Provider: p.Name()}
+	for i, key := range tokens {
+		p := r.ByToken[key]
+		token, network, _ := strings.Cut(key, ":")
+		out[i] = Reachability{Token: token, Network: network, Provider: p.Name()}
 		if c, ok := p.(Checker); ok {
 			wg.Go(func() { out[i].Err = c.Check(ctx) })
 		}

@@ -181,11 +181,13 @@ func (s *Sandbox) status(ctx context.Context, batchID string) ([]ItemResult, err
 }
 
 // sandboxTxHash gives every batch one deterministic-looking transaction hash, as a
-// batched on-chain payout would have: 0x-prefixed on EVM networks, bare hex on Bitcoin.
+// batched on-chain payout would have: bare hex on Bitcoin, Litecoin and Tron, as their
+// explorers show them, 0x-prefixed on EVM networks.
 func sandboxTxHash(batchID, network string) string {
 	sum := sha256.Sum256([]byte("sandbox:" + batchID))
 	h := hex.EncodeToString(sum[:])
-	if network == "bitcoin" {
+	switch network {
+	case "bitcoin", "litecoin", "tron":
 		return h
 	}
 	return "0x" + h

@@ -25,6 +25,8 @@ const (
 	CodeInvalidAddress   ErrorCode = "INVALID_ADDRESS"
 	CodeInvalidAmount    ErrorCode = "INVALID_AMOUNT"
 	CodeUnsupportedToken ErrorCode = "UNSUPPORTED_TOKEN"
+	// CodeUnsupportedNetwork: the token's network exists but is turned off for now.
+	CodeUnsupportedNetwork ErrorCode = "UNSUPPORTED_NETWORK"
 )
 
 // ValidationError is an input the use case refuses; nothing was changed.

@@ -241,7 +241,9 @@ func addEVMRail(ctx context.Context, cfg config, db *gorm.DB, out map[string]rai
 		return fmt.Errorf("evm rail: %w", err)
 	}
 	for token := range assets {
-		out[token] = p
+		// ETH has one network; USDT is paid by this rail on Ethereum only, and by the
+		// default rail on its other networks.
+		out[map[string]string{"ETH": "ETH", "USDT": "USDT:ethereum"}[token]] = p
 	}
 	logger.Info("evm rail", "hot_wallet", p.Sender().Hex(), "chain_id", c.ChainID)
 	return nil

@@ -13,6 +13,8 @@ import (
 const (
 	BTCAddress = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh" // DCE Pay's example
 	ETHAddress = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" // EIP-55 vector
+	// TronAddress is Tether's TRC-20 contract, a valid Tron address.
+	TronAddress = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 )
 
 // Merchant creates a merchant and a key for it through the admin API.

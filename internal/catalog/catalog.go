@@ -23,10 +23,39 @@ import (
 // change it.
 const TTL = time.Second
 
-// Token is a token with the fee schedule in force for it.
+// Token is a token with its networks, the default one first.
 type Token struct {
 	models.Token
+	Networks []Network
+}
+
+// Network is one of a token's networks with the fee schedule in force for it: its own
+// ("USDT:tron"), else the token's, else the default.
+type Network struct {
+	models.TokenNetwork
 	Schedule fees.Schedule
+}
+
+// Default is the token's default network.
+func (t Token) Default() Network { return t.Networks[0] }
+
+// OnNetwork returns the token's network of that name.
+func (t Token) OnNetwork(name string) (Network, bool) {
+	for _, n := range t.Networks {
+		if n.Network == name {
+			return n, true
+		}
+	}
+	return Network{}, false
+}
+
+// NetworkNames lists the token's networks, for messages.
+func (t Token) NetworkNames() string {
+	names := make([]string, len(t.Networks))
+	for i, n := range t.Networks {
+		names[i] = n.Network
+	}
+	return strings.Join(names, ", ")
 }
 
 // Catalog holds every token, reloaded as a whole when older than TTL.
@@ -51,23 +80,37 @@ func (c *Catalog) Tokens(ctx context.Context) ([]Token, error) {
 		return c.tokens, nil
 	}
 	var rows []struct {
-		models.Token
-		BaseFee    decimal.Decimal
-		MarkupRate decimal.Decimal
-		FeeEnabled bool
+		models.TokenNetwork
+		Decimals     int32
+		TokenEnabled bool
+		IsDefault    bool
+		BaseFee      decimal.Decimal
+		MarkupRate   decimal.Decimal
+		FeeEnabled   bool
 	}
 	if err := c.db.WithContext(ctx).Raw(`
-		SELECT t.*, COALESCE(s.base_fee, d.base_fee) AS base_fee, COALESCE(s.markup_rate, d.markup_rate) AS markup_rate,
-		       COALESCE(s.enabled, d.enabled) AS fee_enabled
-		FROM tokens t
+		SELECT n.*, t.decimals, t.enabled AS token_enabled, t.network = n.network AS is_default,
+		       COALESCE(sn.base_fee, st.base_fee, d.base_fee) AS base_fee,
+		       COALESCE(sn.markup_rate, st.markup_rate, d.markup_rate) AS markup_rate,
+		       COALESCE(sn.enabled, st.enabled, d.enabled) AS fee_enabled
+		FROM token_networks n
+		JOIN tokens t ON t.symbol = n.token
 		JOIN fee_schedules d ON d.scope = 'default'
-		LEFT JOIN fee_schedules s ON s.scope = t.symbol
-		ORDER BY t.symbol`).Scan(&rows).Error; err != nil {
+		LEFT JOIN fee_schedules st ON st.scope = n.token
+		LEFT JOIN fee_schedules sn ON sn.scope = n.token || ':' || n.network
+		ORDER BY n.token, t.network = n.network DESC, n.network`).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("catalog: load tokens: %w", err)
 	}
-	tokens := make([]Token, len(rows))
-	for i, r := range rows {
-		tokens[i] = Token{Token: r.Token, Schedule: fees.Schedule{BaseFee: r.BaseFee, MarkupRate: r.MarkupRate, Enabled: r.FeeEnabled}}
+	var tokens []Token
+	for _, r := range rows {
+		if len(tokens) == 0 || tokens[len(tokens)-1].Symbol != r.Token {
+			if !r.IsDefault {
+				return nil, fmt.Errorf("catalog: token %s has no default network", r.Token)
+			}
+			tokens = append(tokens, Token{Token: models.Token{Symbol: r.Token, Network: r.Network, Decimals: r.Decimals, Enabled: r.TokenEnabled}})
+		}
+		t := &tokens[len(tokens)-1]
+		t.Networks = append(t.Networks, Network{TokenNetwork: r.TokenNetwork, Schedule: fees.Schedule{BaseFee: r.BaseFee, MarkupRate: r.MarkupRate, Enabled: r.FeeEnabled}})
 	}
 	c.tokens, c.loadedAt = tokens, now
 	return tokens, nil

@@ -1,6 +1,6 @@
 // Package address validates withdrawal destinations per address format, with real
 // checksums: base58check and bech32/bech32m for Bitcoin and Litecoin (through btcutil), EIP-55 for
-// EVM chains. It is pure: no database, no network.
+// EVM chains, base58check for Tron. It is pure: no database, no network.
 package address
 
 import (
@@ -21,6 +21,7 @@ const (
 	FormatBitcoin  = "bitcoin"
 	FormatLitecoin = "litecoin"
 	FormatEVM      = "evm"
+	FormatTron     = "tron"
 )
 
 // Networks names the network of each Bitcoin-family chain whose addresses are valid
@@ -104,6 +105,8 @@ func (v *Validator) Validate(format, addr string) error {
 		return v.litecoin.validate(addr)
 	case FormatEVM:
 		return validateEVM(addr)
+	case FormatTron:
+		return validateTron(addr)
 	default:
 		return fmt.Errorf("address format %q is not supported", format)
 	}
@@ -128,6 +131,19 @@ func (c *chain) validate(addr string) error {
 	}
 	if !decoded.IsForNet(c.params) {
 		return fmt.Errorf("address is not for %s %s", c.name, strings.TrimPrefix(c.params.Name, "litecoin-"))
+	}
+	return nil
+}
+
+// validateTron checks a Tron address: base58check of the version byte 0x41 and a
+// 20-byte account (34 characters starting with T).
+func validateTron(addr string) error {
+	payload, version, err := base58.CheckDecode(addr)
+	if err != nil {
+		return errors.New("not a valid Tron address (bad encoding or checksum)")
+	}
+	if version != 0x41 || len(payload) != 20 {
+		return errors.New("a Tron address is base58check of 0x41 and 20 bytes, starting with T")
 	}
 	return nil
 }

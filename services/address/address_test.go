@@ -114,7 +114,7 @@ func TestValidateEVM(t *testing.T) {
 func TestUnknownFormat(t *testing.T) {
 	t.Parallel()
 	v, _ := address.NewValidator(address.Networks{})
-	if err := v.Validate("tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"); err == nil {
+	if err := v.Validate("solana", "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"); err == nil {
 		t.Error("unknown format accepted")
 	}
 }
@@ -130,13 +130,13 @@ func TestValidateLitecoin(t *testing.T) {
 	}{
 		{"mainnet", []string{"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMV", "MVp7b5ZBkY4P5RR1nEA2dDzNiYyyaeX3CG",
 			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk", "LTC1QJJSS69L2M5N2AA5GP9GALUL5GYFJGZCVRQ0VKK"}, map[string]string{
-			"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMW":                       "not a valid Litecoin address",
-			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkq":              "not a valid Litecoin address",
-			deprecatedP2SH(t, "MVp7b5ZBkY4P5RR1nEA2dDzNiYyyaeX3CG", 5): "use its M",
-			"mhB1PLLwAKg97uzpKuGJLrF9jayEBpuRKC":                       "not a valid Litecoin address",
-			"tltc1qkk2acrqgvzlpejme4j2rtnrs9r7ltemew6ctl8":             "not for Litecoin mainnet",
-			"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa":                       "not a valid Litecoin address",
-			"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4":               "not for Litecoin mainnet",
+			"LNdHA6Jb2nozvnrxLuBiJyEpsiWtVx5xMW":                    "not a valid Litecoin address",
+			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkq":           "not a valid Litecoin address",
+			withVersion(t, "MVp7b5ZBkY4P5RR1nEA2dDzNiYyyaeX3CG", 5): "use its M",
+			"mhB1PLLwAKg97uzpKuGJLrF9jayEBpuRKC":                    "not a valid Litecoin address",
+			"tltc1qkk2acrqgvzlpejme4j2rtnrs9r7ltemew6ctl8":          "not for Litecoin mainnet",
+			"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa":                    "not a valid Litecoin address",
+			"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4":            "not for Litecoin mainnet",
 		}},
 		{"testnet", []string{"mhB1PLLwAKg97uzpKuGJLrF9jayEBpuRKC", "QcE4JV1jRadKNDEfV7KHGQ1AhvfEgxbpSV",
 			"tltc1qkk2acrqgvzlpejme4j2rtnrs9r7ltemew6ctl8"}, map[string]string{
@@ -145,8 +145,8 @@ func TestValidateLitecoin(t *testing.T) {
 		}},
 		{"regtest", []string{"mxpwZW5LvwShf58PEkUzB5sXKcLjThNuZj", "QVqYkmxV8owBJYAW6HnaZqfjha2QqSmEV6",
 			"rltc1qru2jyhutjwqkugratznhmgemrr7fuj6t5apdcv"}, map[string]string{
-			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk":                "not for Litecoin regtest",
-			deprecatedP2SH(t, "QVqYkmxV8owBJYAW6HnaZqfjha2QqSmEV6", 196): "use its M (or Q",
+			"ltc1qjjss69l2m5n2aa5gp9galul5gyfjgzcvrq0vkk":             "not for Litecoin regtest",
+			withVersion(t, "QVqYkmxV8owBJYAW6HnaZqfjha2QqSmEV6", 196): "use its M (or Q",
 		}},
 	}
 	for _, c := range cases {
@@ -177,13 +177,39 @@ func TestValidateLitecoin(t *testing.T) {
 	}
 }
 
-// deprecatedP2SH re-encodes a script address under Litecoin's old P2SH version byte,
-// which Litecoin Core still decodes but which wallets confuse with Bitcoin's.
-func deprecatedP2SH(t *testing.T, addr string, version byte) string {
+// withVersion re-encodes a base58check address under another version byte: Litecoin's
+// old P2SH prefixes (which wallets confuse with Bitcoin's), a Tron address off its own.
+func withVersion(t *testing.T, addr string, version byte) string {
 	t.Helper()
 	payload, _, err := base58.CheckDecode(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return base58.CheckEncode(payload, version)
+}
+
+// Tron: base58check of 0x41 and 20 bytes. TR7NHq... is Tether's TRC-20 contract;
+// T9yD14... is the all-zero account.
+func TestValidateTron(t *testing.T) {
+	t.Parallel()
+	v, _ := address.NewValidator(address.Networks{})
+	for _, a := range []string{"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"} {
+		if err := v.Validate(address.FormatTron, a); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+		if v.Validate(address.FormatEVM, a) == nil {
+			t.Errorf("%s accepted as an EVM address", a)
+		}
+	}
+	for a, want := range map[string]string{
+		"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u":                       "checksum",        // last character changed
+		"tr7nhqjekqxgtci8q8zy4pl8otszgjlj6t":                       "checksum",        // base58 is case-sensitive
+		"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa":                       "starting with T", // valid base58check, Bitcoin's prefix
+		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed":               "bad encoding",    // an Ethereum address
+		withVersion(t, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", 0x42): "starting with T", // wrong version byte
+	} {
+		if err := v.Validate(address.FormatTron, a); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", a, err, want)
+		}
+	}
 }

@@ -25,6 +25,7 @@ const (
 	KeyRevoke        = "api_key.revoke"
 	Credit           = "merchant.credit"
 	FeeScheduleSet   = "fee_schedule.set"
+	NetworkSet       = "token_network.set"
 	BatchRetry       = "batch.retry"
 	PayoutsRun       = "payouts.run"
 	SandboxFault     = "sandbox.fault"

@@ -86,18 +86,19 @@ func (p *Service) batchWrite(ctx context.Context, fn func() error) error {
 // ErrAmbiguous wraps a provider failure whose outcome is unknown (timeout, 5xx, crash).
 var ErrAmbiguous = errors.New("payout outcome unknown")
 
-// ClaimAll claims every pending withdrawal into batches of at most BatchMax per token,
-// and returns the new batch ids. Safe to run from several instances at once: rows are
-// claimed with FOR UPDATE SKIP LOCKED, so no withdrawal lands in two batches.
+// ClaimAll claims every pending withdrawal into batches of at most BatchMax per token
+// and network, and returns the new batch ids. Safe to run from several instances at
+// once: rows are claimed with FOR UPDATE SKIP LOCKED, so no withdrawal lands in two
+// batches.
 func (p *Service) ClaimAll(ctx context.Context) ([]string, error) {
-	var tokens []string
-	if err := p.db.Gorm(ctx).Model(&models.Token{}).Order("symbol").Pluck("symbol", &tokens).Error; err != nil {
-		return nil, fmt.Errorf("claim: list tokens: %w", err)
+	var networks []models.TokenNetwork
+	if err := p.db.Gorm(ctx).Order("token, network").Find(&networks).Error; err != nil {
+		return nil, fmt.Errorf("claim: list networks: %w", err)
 	}
 	var batches []string
-	for _, token := range tokens {
+	for _, tn := range networks {
 		for {
-			id, n, err := p.claimBatch(ctx, token)
+			id, n, err := p.claimBatch(ctx, tn.Token, tn.Network)
 			if err != nil {
 				return batches, err
 			}
@@ -112,14 +113,14 @@ func (p *Service) ClaimAll(ctx context.Context) ([]string, error) {
 	return batches, nil
 }
 
-// claimBatch moves up to BatchMax pending withdrawals of one token into a new batch
-// and queues its submission, all in one transaction.
-func (p *Service) claimBatch(ctx context.Context, token string) (string, int, error) {
+// claimBatch moves up to BatchMax pending withdrawals of one token on one network into
+// a new batch and queues its submission, all in one transaction.
+func (p *Service) claimBatch(ctx context.Context, token, network string) (string, int, error) {
 	batchID := ids.Batch()
 	var claimed []models.Withdrawal
 	claim := func(tx *dbtx.Tx) error {
-		if err := tx.Raw(`SELECT * FROM withdrawals WHERE status = 'pending' AND token = ?
-			ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`, token, p.cfg.BatchMax).Scan(&claimed).Error; err != nil {
+		if err := tx.Raw(`SELECT * FROM withdrawals WHERE status = 'pending' AND token = ? AND network = ?
+			ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`, token, network, p.cfg.BatchMax).Scan(&claimed).Error; err != nil {
 			return fmt.Errorf("claim %s: %w", token, err)
 		}
 		if len(claimed) == 0 {
@@ -131,8 +132,8 @@ func (p *Service) claimBatch(ctx context.Context, token string) (string, int, er
 			total = total.Add(w.NetAmount)
 		}
 		if err := tx.Create(&models.PayoutBatch{
-			ID: batchID, Token: token, Status: models.BatchSubmitting, ItemCount: len(claimed), TotalAmount: total,
-			Provider: p.rails.For(token).Name(), CreatedAt: now, UpdatedAt: now,
+			ID: batchID, Token: token, Network: network, Status: models.BatchSubmitting, ItemCount: len(claimed), TotalAmount: total,
+			Provider: p.rails.For(token, network).Name(), CreatedAt: now, UpdatedAt: now,
 		}).Error; err != nil {
 			return fmt.Errorf("claim %s: insert batch: %w", token, err)
 		}
@@ -225,22 +226,21 @@ func (p *Service) Poll(ctx context.Context, batchID string) (open bool, err erro
 // may have paid it: when the token's rail has been changed since, nothing else may
 // send it, so the batch waits (and is flagged after its attempts) for an admin.
 func (p *Service) providerOf(batch *models.PayoutBatch) (rails.Provider, error) {
-	provider := p.rails.For(batch.Token)
+	provider := p.rails.For(batch.Token, batch.Network)
 	if provider.Name() != batch.Provider {
-		return nil, fmt.Errorf("%w: batch %s went to the %s rail, but %s is now paid by %s; restore its configuration or resolve the batch by hand",
-			ErrAmbiguous, batch.ID, batch.Provider, batch.Token, provider.Name())
+		return nil, fmt.Errorf("%w: batch %s went to the %s rail, but %s on %s is now paid by %s; restore its configuration or resolve the batch by hand",
+			ErrAmbiguous, batch.ID, batch.Provider, batch.Token, batch.Network, provider.Name())
 	}
 	return provider, nil
 }
 
 // railBatch is what the rail is told of a batch and its open withdrawals.
 func railBatch(batch *models.PayoutBatch, items []models.Withdrawal) rails.Batch {
-	b := rails.Batch{ID: batch.ID, Token: batch.Token, Since: batch.CreatedAt, Items: make([]rails.Item, len(items))}
+	b := rails.Batch{ID: batch.ID, Token: batch.Token, Network: batch.Network, Since: batch.CreatedAt, Items: make([]rails.Item, len(items))}
 	if batch.ProviderReference != nil {
 		b.Reference = *batch.ProviderReference
 	}
 	for i, w := range items {
-		b.Network = w.Network
 		b.Items[i] = rails.Item{WithdrawalID: w.ID, Address: w.Address, Amount: w.NetAmount}
 	}
 	return b

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -15,14 +16,17 @@ import (
 	"github.com/paycore/withdrawals/services/audit"
 )
 
-// EffectiveSchedule is the schedule a token is priced with, and where it comes from.
+// EffectiveSchedule is the schedule a token is priced with on a network, and where it
+// comes from.
 type EffectiveSchedule struct {
 	Token    string
-	Source   string // "token" or "default"
+	Network  string
+	Source   string // "network", "token" or "default"
 	Schedule models.FeeSchedule
 }
 
-// Overview is every schedule: the default, the tokens' own, and what applies per token.
+// Overview is every schedule: the default, the tokens' and networks' own ("USDT",
+// "USDT:tron"), and what applies per token and network.
 type Overview struct {
 	Default   models.FeeSchedule
 	Tokens    []models.FeeSchedule
@@ -35,9 +39,9 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 	if err := s.db.Gorm(ctx).Order("scope").Find(&all).Error; err != nil {
 		return Overview{}, fmt.Errorf("list fee schedules: %w", err)
 	}
-	var tokens []string
-	if err := s.db.Gorm(ctx).Model(&models.Token{}).Order("symbol").Pluck("symbol", &tokens).Error; err != nil {
-		return Overview{}, fmt.Errorf("list tokens: %w", err)
+	var networks []models.TokenNetwork
+	if err := s.db.Gorm(ctx).Order("token, network").Find(&networks).Error; err != nil {
+		return Overview{}, fmt.Errorf("list token networks: %w", err)
 	}
 	out := Overview{Tokens: []models.FeeSchedule{}}
 	own := map[string]models.FeeSchedule{}
@@ -49,19 +53,23 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 		out.Tokens = append(out.Tokens, fs)
 		own[fs.Scope] = fs
 	}
-	for _, t := range tokens {
-		if fs, ok := own[t]; ok {
-			out.Effective = append(out.Effective, EffectiveSchedule{Token: t, Source: "token", Schedule: fs})
-		} else {
-			out.Effective = append(out.Effective, EffectiveSchedule{Token: t, Source: "default", Schedule: out.Default})
+	for _, n := range networks {
+		e := EffectiveSchedule{Token: n.Token, Network: n.Network, Source: "default", Schedule: out.Default}
+		if fs, ok := own[n.Token+":"+n.Network]; ok {
+			e.Source, e.Schedule = "network", fs
+		} else if fs, ok := own[n.Token]; ok {
+			e.Source, e.Schedule = "token", fs
 		}
+		out.Effective = append(out.Effective, e)
 	}
 	return out, nil
 }
 
-// SetInput is an admin's new schedule. Token empty sets the default schedule.
+// SetInput is an admin's new schedule. Token empty sets the default schedule; Network
+// set (with Token) sets that network's own.
 type SetInput struct {
 	Token    string
+	Network  string
 	Schedule fees.Schedule
 	Actor    string // the admin key id
 }
@@ -72,6 +80,9 @@ func (s *Service) Set(ctx context.Context, in SetInput) (models.FeeSchedule, err
 	if err := in.Schedule.Validate(); err != nil {
 		return models.FeeSchedule{}, services.Invalid(services.CodeInvalidRequest, "", "%v", err)
 	}
+	if in.Network != "" && in.Token == "" {
+		return models.FeeSchedule{}, services.Invalid(services.CodeInvalidRequest, "token", "a network's schedule needs its token")
+	}
 	scope := models.FeeScheduleDefault
 	if in.Token != "" {
 		tok, err := s.Token(ctx, in.Token)
@@ -79,6 +90,13 @@ func (s *Service) Set(ctx context.Context, in SetInput) (models.FeeSchedule, err
 			return models.FeeSchedule{}, err
 		}
 		scope = tok.Symbol
+		if in.Network != "" {
+			n, ok := tok.OnNetwork(strings.ToLower(in.Network))
+			if !ok {
+				return models.FeeSchedule{}, services.Invalid(services.CodeInvalidRequest, "network", "Network %q is not supported for %s (networks: %s)", in.Network, tok.Symbol, tok.NetworkNames())
+			}
+			scope = tok.Symbol + ":" + n.Network
+		}
 		if !in.Schedule.BaseFee.Equal(in.Schedule.BaseFee.Truncate(tok.Decimals)) {
 			return models.FeeSchedule{}, services.Invalid(services.CodeInvalidRequest, "baseFee", "baseFee has more than %d decimal places, the precision of %s", tok.Decimals, tok.Symbol)
 		}

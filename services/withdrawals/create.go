@@ -93,24 +93,22 @@ func (s *Service) prepare(ctx context.Context, in CreateInput) (NewWithdrawal, e
 	if err != nil {
 		return NewWithdrawal{}, err
 	}
-	if in.Network != "" && in.Network != tok.Network {
-		return NewWithdrawal{}, services.Invalid(services.CodeInvalidRequest, "network", "Network %q is not supported for %s (supported: %s)", in.Network, tok.Symbol, tok.Network)
-	}
-	quote, err := pricing.Price(tok, in.Amount)
+	network, err := resolveNetwork(s.addresses, tok, in.Network, in.Address)
 	if err != nil {
 		return NewWithdrawal{}, err
 	}
-	if err := s.addresses.Validate(tok.AddressFormat, in.Address); err != nil {
-		return NewWithdrawal{}, services.Invalid(services.CodeInvalidAddress, "address", "Invalid %s address: %v", tok.Symbol, err)
+	quote, err := pricing.Price(tok, network, in.Amount)
+	if err != nil {
+		return NewWithdrawal{}, err
 	}
 
 	now := s.clock.Now()
 	w := models.Withdrawal{
-		ID: ids.Withdrawal(), MerchantID: in.MerchantID, Token: tok.Symbol, Network: tok.Network,
+		ID: ids.Withdrawal(), MerchantID: in.MerchantID, Token: tok.Symbol, Network: network.Network,
 		Amount: quote.Gross, FeeBase: quote.BaseFee, FeeMarkupRate: quote.MarkupRate, FeeMarkupAmount: quote.MarkupAmount,
 		FeeTotal: quote.TotalFee, NetAmount: quote.Net, Address: in.Address, Status: models.StatusPending,
 		CreatedAt: now, UpdatedAt: now,
-		EstimatedCompletion: now.Add(s.batchInterval + time.Duration(tok.ConfirmationSeconds)*time.Second),
+		EstimatedCompletion: now.Add(s.batchInterval + time.Duration(network.ConfirmationSeconds)*time.Second),
 	}
 	if len(in.Metadata) > 0 {
 		w.Metadata = []byte(in.Metadata)
@@ -123,7 +121,7 @@ func (s *Service) prepare(ctx context.Context, in CreateInput) (NewWithdrawal, e
 	if err != nil {
 		return NewWithdrawal{}, err
 	}
-	return NewWithdrawal{Withdrawal: w, NormalizedAddress: address.Normalize(tok.AddressFormat, w.Address),
+	return NewWithdrawal{Withdrawal: w, NormalizedAddress: address.Normalize(network.AddressFormat, w.Address),
 		Lock: ledger.Lock(w), Event: evt}, nil
 }
 

@@ -25,8 +25,8 @@ func fail(reason string) withdrawals.Change {
 
 // process puts a withdrawal in a batch of its own, as the payout batcher does.
 func (f fixture) process(w *models.Withdrawal, batchID string) error {
-	if err := f.db.Exec(`INSERT INTO payout_batches (id, token, status, item_count, total_amount, provider, created_at, updated_at)
-		VALUES (?, ?, 'submitting', 1, ?, 'test', ?, ?) ON CONFLICT DO NOTHING`, batchID, w.Token, w.NetAmount, f.now, f.now).Error; err != nil {
+	if err := f.db.Exec(`INSERT INTO payout_batches (id, token, network, status, item_count, total_amount, provider, created_at, updated_at)
+		VALUES (?, ?, ?, 'submitting', 1, ?, 'test', ?, ?) ON CONFLICT DO NOTHING`, batchID, w.Token, w.Network, w.NetAmount, f.now, f.now).Error; err != nil {
 		return err
 	}
 	return f.apply(w, withdrawals.Change{To: models.StatusProcessing, BatchID: &batchID, Actor: "test"})

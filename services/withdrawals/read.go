@@ -39,6 +39,7 @@ type Filter struct {
 	MerchantID string
 	Status     models.WithdrawalStatus
 	Token      string
+	Network    string
 	Since      *time.Time // inclusive
 	Before     *time.Time // exclusive
 	Limit      int
@@ -58,6 +59,9 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 		}
 		if f.Token != "" {
 			db = db.Where("token = ?", f.Token)
+		}
+		if f.Network != "" {
+			db = db.Where("network = ?", f.Network)
 		}
 		if f.Since != nil {
 			db = db.Where("created_at >= ?", *f.Since)

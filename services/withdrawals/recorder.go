@@ -147,7 +147,7 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 			       WITH ORDINALITY AS x(i, id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 			            fee_total, net_amount, address, normalized_address, metadata, idempotency_key, request_hash, created_at,
 			            estimated_completion, ord)
-			  JOIN whitelist_verdicts($3::text[], $4::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
+			  JOIN whitelist_verdicts($3::text[], $4::text[], $5::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
 		inserted AS (
 			INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 				fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion)

@@ -101,9 +101,9 @@ func (s *Whitelist) SetEnabled(ctx context.Context, merchantID string, enabled b
 	return out, err
 }
 
-// EntryInput is a new whitelist entry.
+// EntryInput is a new whitelist entry. Network may be empty when the address tells it.
 type EntryInput struct {
-	MerchantID, Token, Address, Label string
+	MerchantID, Token, Network, Address, Label string
 }
 
 // Add validates and lists an address; it becomes usable after the cooldown.
@@ -113,18 +113,19 @@ func (s *Whitelist) Add(ctx context.Context, in EntryInput) (models.WhitelistEnt
 		return models.WhitelistEntry{}, err
 	}
 	in.Address = strings.TrimSpace(in.Address)
-	if err := s.addresses.Validate(tok.AddressFormat, in.Address); err != nil {
-		return models.WhitelistEntry{}, services.Invalid(services.CodeInvalidAddress, "address", "Invalid %s address: %v", tok.Symbol, err)
+	network, err := resolveNetwork(s.addresses, tok, strings.ToLower(in.Network), in.Address)
+	if err != nil {
+		return models.WhitelistEntry{}, err
 	}
 	if len(in.Label) > 200 {
 		return models.WhitelistEntry{}, services.Invalid(services.CodeInvalidRequest, "label", "label must be at most 200 characters")
 	}
 	now := s.clock.Now()
-	e := models.WhitelistEntry{ID: ids.Whitelist(), MerchantID: in.MerchantID, Token: tok.Symbol, Address: in.Address,
-		NormalizedAddress: address.Normalize(tok.AddressFormat, in.Address), Label: in.Label, CreatedAt: now, UsableAt: now.Add(s.cooldown)}
+	e := models.WhitelistEntry{ID: ids.Whitelist(), MerchantID: in.MerchantID, Token: tok.Symbol, Network: network.Network, Address: in.Address,
+		NormalizedAddress: address.Normalize(network.AddressFormat, in.Address), Label: in.Label, CreatedAt: now, UsableAt: now.Add(s.cooldown)}
 	if err := s.db.Gorm(ctx).Create(&e).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return e, &services.ConflictError{Message: fmt.Sprintf("%s is already whitelisted for %s", in.Address, tok.Symbol)}
+			return e, &services.ConflictError{Message: fmt.Sprintf("%s is already whitelisted for %s on %s", in.Address, tok.Symbol, network.Network)}
 		}
 		return e, fmt.Errorf("add whitelist entry: %w", err)
 	}
