@@ -1,11 +1,14 @@
 package chain_test
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,16 +45,20 @@ func newHotWallet(t *testing.T) hotWallet {
 }
 
 // evmRails is the rail as the service configures it for ETH and USDT, three blocks deep.
-func evmRails(t *testing.T, w hotWallet) func(*gorm.DB) map[string]rails.Provider {
+func evmRails(t *testing.T, w hotWallet, mods ...func(*evm.Config)) func(*gorm.DB) map[string]rails.Provider {
 	t.Helper()
 	key, err := crypto.HexToECDSA(w.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return func(db *gorm.DB) map[string]rails.Provider {
-		p, err := evm.New(db, evm.Config{RPCURL: eth.URL, Key: key, ChainID: anvil.ChainID, Confirmations: 3,
+		cfg := evm.Config{RPCURL: eth.URL, Key: key, ChainID: anvil.ChainID, Confirmations: 3,
 			MaxFeePerGas: big.NewInt(100e9), ReplaceAfter: time.Minute,
-			Assets: map[string]evm.Asset{"ETH": {Decimals: 18}, "USDT": {Contract: &w.token, Decimals: 6}}})
+			Assets: map[string]evm.Asset{"ETH": {Decimals: 18}, "USDT": {Contract: &w.token, Decimals: 6}}}
+		for _, mod := range mods {
+			mod(&cfg)
+		}
+		p, err := evm.New(db, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +94,6 @@ func TestEthereumPayoutsThroughTheAPI(t *testing.T) {
 		o.PollInterval = 100 * time.Millisecond
 		o.StartJobs = true
 	})
-	type payout struct{ key, token, address string }
 	payouts := map[string]payout{}
 	var receivers []*apitest.Receiver
 	for i := range 3 {
@@ -165,6 +171,176 @@ func TestEthereumPayoutsThroughTheAPI(t *testing.T) {
 	testdb.AssertLedgerConsistent(t, env.DB)
 }
 
+// evmEnv is the service in process, paying ETH and USDT from w.
+func evmEnv(t *testing.T, w hotWallet, mods ...func(*apitest.Options)) *apitest.Env {
+	t.Helper()
+	return apitest.New(t, append([]func(*apitest.Options){func(o *apitest.Options) {
+		o.TokenRails = evmRails(t, w)
+		o.PollInterval = 100 * time.Millisecond
+		o.StartJobs = true
+	}}, mods...)...)
+}
+
+// payoutsOf creates withdrawals for a new merchant and returns them by id.
+func payoutsOf(t *testing.T, env *apitest.Env, name string, tokens ...string) map[string]payout {
+	t.Helper()
+	mid, key := env.Merchant(name)
+	env.Credit(mid, "ETH", "10")
+	env.Credit(mid, "USDT", "1000")
+	out := map[string]payout{}
+	for i, token := range tokens {
+		addr := newEVMAddress(t).Hex()
+		amount := map[string]string{"ETH": fmt.Sprintf("0.%02d1", i+1), "USDT": fmt.Sprintf("%d.25", 5+i)}[token]
+		out[env.Withdraw(key, token, amount, addr)] = payout{key: key, token: token, address: addr}
+	}
+	return out
+}
+
+type payout struct{ key, token, address string }
+
+// waitPaid waits until every payout is confirmed, then checks each recipient holds its
+// netAmount on the node.
+func waitPaid(t *testing.T, env *apitest.Env, w hotWallet, payouts map[string]payout) {
+	t.Helper()
+	env.WaitFor(60*time.Second, "every withdrawal confirmed", func() bool {
+		for id, p := range payouts {
+			if get(env, p.key, id).Status != "confirmed" {
+				eth.Mine(t, 1)
+				return false
+			}
+		}
+		return true
+	})
+	for id, p := range payouts {
+		wd := get(env, p.key, id)
+		if got := w.received(t, p.token, common.HexToAddress(p.address)); !got.Equal(decimal.RequireFromString(wd.NetAmount)) {
+			t.Errorf("%s: %s received %s %s, netAmount %s", id, p.address, got, p.token, wd.NetAmount)
+		}
+	}
+}
+
+// Two instances of the service pay from one hot wallet at once: the batches are
+// submitted half by one, half by the other, all concurrently. Every payout gets a nonce
+// of its own, none is skipped, and every recipient is paid once.
+func TestEthereumTwoInstancesShareOneHotWallet(t *testing.T) {
+	w := newHotWallet(t)
+	manual := func(o *apitest.Options) {
+		o.TokenRails = evmRails(t, w)
+		o.PollInterval = 100 * time.Millisecond
+		o.BatchMax = 1
+		o.StartJobs = false
+	}
+	a := evmEnv(t, w, manual)
+	b := apitest.Restart(a, manual)
+	payouts := map[string]payout{}
+	for i := range 3 {
+		maps.Copy(payouts, payoutsOf(t, a, fmt.Sprintf("Shared wallet %d", i), "ETH", "USDT", "USDT", "ETH"))
+	}
+	ctx := context.Background()
+	batches, err := a.App.Payouts.ClaimAll(ctx)
+	if err != nil || len(batches) != len(payouts) {
+		t.Fatalf("claim: %d batches, %v", len(batches), err)
+	}
+	var wg sync.WaitGroup
+	for i, id := range batches {
+		instance := []*apitest.Env{a, b}[i%2]
+		wg.Go(func() {
+			if err := instance.App.Payouts.Submit(ctx, id); err != nil {
+				t.Errorf("submit %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	a.StartJobs()
+	b.StartJobs()
+	waitPaid(t, a, w, payouts)
+	var nonces []int
+	a.DB.Raw(`SELECT nonce FROM evm_payments ORDER BY nonce`).Scan(&nonces)
+	for i, n := range nonces {
+		if n != i {
+			t.Fatalf("nonces %v, want 0 to %d without a gap or a repeat", nonces, len(payouts)-1)
+		}
+	}
+	var sent string
+	eth.Must(t, &sent, "eth_getTransactionCount", w.addr, "latest")
+	if len(nonces) != len(payouts) || sent != fmt.Sprintf("0x%x", len(payouts)) {
+		t.Errorf("%d nonces, %s transactions sent, for %d payouts", len(nonces), sent, len(payouts))
+	}
+	testdb.AssertLedgerConsistent(t, a.DB)
+}
+
+// A payout left unmined is replaced with the same nonce and a higher fee; the
+// replacement is mined, the withdrawal records its hash, the recipient is paid once.
+func TestEthereumStuckPayoutIsReplaced(t *testing.T) {
+	w := newHotWallet(t)
+	env := evmEnv(t, w, func(o *apitest.Options) {
+		o.TokenRails = evmRails(t, w, func(c *evm.Config) { c.ReplaceAfter = 300 * time.Millisecond })
+	})
+	payouts := payoutsOf(t, env, "Stuck", "ETH")
+	eth.Automine(t, false)
+	defer eth.Automine(t, true)
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey})
+	env.WaitFor(30*time.Second, "a replacement signed", func() bool {
+		var n int64
+		env.DB.Raw(`SELECT count(*) FROM evm_transactions`).Scan(&n)
+		return n >= 2
+	})
+	eth.Automine(t, true)
+	waitPaid(t, env, w, payouts)
+	var latest string
+	env.DB.Raw(`SELECT hash FROM evm_transactions ORDER BY created_at DESC, max_fee_per_gas DESC LIMIT 1`).Scan(&latest)
+	for id, p := range payouts {
+		if wd := get(env, p.key, id); wd.TxHash == nil {
+			t.Errorf("%s has no txHash", id)
+		} else {
+			var receipt map[string]any
+			eth.Must(t, &receipt, "eth_getTransactionReceipt", *wd.TxHash)
+			if receipt == nil {
+				t.Errorf("%s records %s, which was not mined (the latest signed is %s)", id, *wd.TxHash, latest)
+			}
+		}
+	}
+	var sent string
+	eth.Must(t, &sent, "eth_getTransactionCount", w.addr, "latest")
+	if sent != "0x1" {
+		t.Errorf("the hot wallet sent %s transactions, want one", sent)
+	}
+}
+
+// A payout taken out of the chain by a reorganisation (anvil's snapshot and revert)
+// goes back to waiting; the same signed transaction is broadcast again and settles it.
+func TestEthereumReorgBroadcastsTheSameTransaction(t *testing.T) {
+	w := newHotWallet(t)
+	env := evmEnv(t, w)
+	payouts := payoutsOf(t, env, "Reorg", "USDT")
+	snap := eth.Snapshot(t)
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey})
+	var first string
+	env.WaitFor(30*time.Second, "the payout mined", func() bool {
+		for id, p := range payouts {
+			if wd := get(env, p.key, id); wd.TxHash != nil {
+				var receipt map[string]any
+				eth.Must(t, &receipt, "eth_getTransactionReceipt", *wd.TxHash)
+				first = *wd.TxHash
+				return receipt != nil
+			}
+		}
+		return false
+	})
+	eth.Revert(t, snap)
+	waitPaid(t, env, w, payouts)
+	for id, p := range payouts {
+		if wd := get(env, p.key, id); *wd.TxHash != first {
+			t.Errorf("%s settled by %s, want the first transaction %s", id, *wd.TxHash, first)
+		}
+	}
+	var signed int64
+	env.DB.Raw(`SELECT count(*) FROM evm_transactions`).Scan(&signed)
+	if signed != 1 {
+		t.Errorf("%d transactions signed, want 1", signed)
+	}
+}
+
 // The service is killed right after the node accepted the first signed payout and
 // before the answer reached it. Restarted, it broadcasts the stored transactions again:
 // one payment per withdrawal, the wallet's nonces used once each.
@@ -182,7 +358,6 @@ func TestEthereumKilledAfterBroadcastPaysOnce(t *testing.T) {
 		fmt.Sprintf("EVM_CHAIN_ID=%d", anvil.ChainID), "USDT_ETHEREUM_CONTRACT=" + w.token.Hex(), "EVM_CONFIRMATIONS=2"}
 	svc.start()
 	env := apitest.Remote(t, svc.url, svc.adminKey())
-	type payout struct{ key, token, address string }
 	payouts := map[string]payout{}
 	for i := range 2 {
 		mid, key := env.Merchant(fmt.Sprintf("Killed EVM %d", i))
