@@ -2,12 +2,15 @@ package chain_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,13 +156,28 @@ func TestEthereumPayoutsThroughTheAPI(t *testing.T) {
 	}
 	testdb.AssertLedgerConsistent(t, env.DB)
 
-	eth.SetBalance(t, w.addr, big.NewInt(0))
 	var key string
 	for _, p := range payouts {
 		key = p.key
 	}
+	// A USDT transfer the token would revert (a blacklisted recipient) fails before
+	// anything is signed, and the merchant gets the amount back.
+	blocked := newEVMAddress(t)
+	eth.Blacklist(t, w.token, blocked)
+	usdtBefore, _ := env.Balance(key, "USDT")
+	id := env.Withdraw(key, "USDT", "10", blocked.Hex())
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey})
+	env.WaitFor(30*time.Second, "the reverted transfer failed", func() bool { return get(env, key, id).Status == "failed" })
+	if wd := get(env, key, id); wd.FailureReason == nil || *wd.FailureReason != evm.ReasonReverted {
+		t.Errorf("failure reason %v, want %s", wd.FailureReason, evm.ReasonReverted)
+	}
+	if after, _ := env.Balance(key, "USDT"); !after.Equal(usdtBefore) {
+		t.Errorf("USDT balance %s after the failure, want %s back", after, usdtBefore)
+	}
+
+	eth.SetBalance(t, w.addr, big.NewInt(0))
 	before, _ := env.Balance(key, "ETH")
-	id := env.Withdraw(key, "ETH", "0.1", newEVMAddress(t).Hex())
+	id = env.Withdraw(key, "ETH", "0.1", newEVMAddress(t).Hex())
 	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/payout-runs", Key: env.AdminKey})
 	env.WaitFor(30*time.Second, "the withdrawal failed", func() bool { return get(env, key, id).Status == "failed" })
 	if wd := get(env, key, id); wd.FailureReason == nil || *wd.FailureReason != evm.ReasonInsufficientFunds {
@@ -169,6 +187,27 @@ func TestEthereumPayoutsThroughTheAPI(t *testing.T) {
 		t.Errorf("ETH balance %s (pending %s), want %s back", after, pending, before)
 	}
 	testdb.AssertLedgerConsistent(t, env.DB)
+}
+
+// A node on another chain than EVM_CHAIN_ID stops the service at start-up: it never
+// signs for the wrong chain.
+func TestEthereumWrongChainStopsStartUp(t *testing.T) {
+	w := newHotWallet(t)
+	_, dbURL := testdb.New(t)
+	keyFile := filepath.Join(t.TempDir(), "hot.key")
+	if err := os.WriteFile(keyFile, []byte(w.key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, buildService(t), "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR=127.0.0.1:0", "METRICS_ADDR=off", "PAYOUT_ETH=evm",
+		"EVM_RPC_URL="+eth.URL, "EVM_SIGNER_KEY_FILE="+keyFile, "EVM_CHAIN_ID=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "chain id is 31337, EVM_CHAIN_ID is 1") {
+		t.Fatalf("serve against a node on another chain: %v\n%s", err, out)
+	}
 }
 
 // evmEnv is the service in process, paying ETH and USDT from w.

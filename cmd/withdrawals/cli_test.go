@@ -139,3 +139,34 @@ func TestChainRailSettings(t *testing.T) {
 		t.Errorf("a bad URL: %v", err)
 	}
 }
+
+// The hot wallet's key file must be the owner's alone and hold a key; the errors never
+// show what the file holds.
+func TestReadSignerKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // WriteFile's mode is filtered by the umask
+			t.Fatal(err)
+		}
+		return path
+	}
+	const key = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+	good := write("good.key", "0x"+key+"\n", 0o600)
+	if k, err := readSignerKey(good); err != nil || k == nil {
+		t.Fatalf("an owner-only key file: %v", err)
+	}
+	for path, want := range map[string]string{
+		write("shared.key", key, 0o644):                 "chmod 600",
+		write("garbage.key", "not-a-key-s3cret", 0o600): "does not hold a hex private key",
+		filepath.Join(dir, "missing.key"):               "no such file",
+	} {
+		_, err := readSignerKey(path)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v, want an error saying %q and nothing of the file", path, err, want)
+		}
+	}
+}
