@@ -128,21 +128,7 @@ func TestEthereumPayoutsThroughTheAPI(t *testing.T) {
 	if len(hashes) != len(payouts) {
 		t.Errorf("%d transactions for %d withdrawals, want one each", len(hashes), len(payouts))
 	}
-	eth.Mine(t, 3)
-	env.WaitFor(30*time.Second, "every withdrawal confirmed", func() bool {
-		for id, p := range payouts {
-			if get(env, p.key, id).Status != "confirmed" {
-				return false
-			}
-		}
-		return true
-	})
-	for id, p := range payouts {
-		wd := get(env, p.key, id)
-		if got := w.received(t, p.token, common.HexToAddress(p.address)); !got.Equal(decimal.RequireFromString(wd.NetAmount)) {
-			t.Errorf("%s: %s received %s %s, netAmount %s", id, p.address, got, p.token, wd.NetAmount)
-		}
-	}
+	waitPaid(t, env, w, payouts)
 	for _, r := range receivers {
 		env.WaitFor(20*time.Second, "confirmed webhooks", func() bool {
 			n := 0
@@ -421,21 +407,7 @@ func TestEthereumKilledAfterBroadcastPaysOnce(t *testing.T) {
 		db.Raw(`SELECT count(*) FROM withdrawals WHERE tx_hash IS NOT NULL`).Scan(&n)
 		return n == int64(len(payouts))
 	})
-	eth.Mine(t, 2)
-	env.WaitFor(60*time.Second, "every withdrawal confirmed", func() bool {
-		for id, p := range payouts {
-			if get(env, p.key, id).Status != "confirmed" {
-				return false
-			}
-		}
-		return true
-	})
-	for id, p := range payouts {
-		wd := get(env, p.key, id)
-		if got := w.received(t, p.token, common.HexToAddress(p.address)); !got.Equal(decimal.RequireFromString(wd.NetAmount)) {
-			t.Errorf("%s: received %s, netAmount %s", p.address, got, wd.NetAmount)
-		}
-	}
+	waitPaid(t, env, w, payouts)
 	var nonce string
 	eth.Must(t, &nonce, "eth_getTransactionCount", w.addr, "latest")
 	if want := fmt.Sprintf("0x%x", len(payouts)); nonce != want {

@@ -10,10 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/paycore/withdrawals/internal/jsonrpc"
 )
 
 // ChainID is the chain id the node runs with.
@@ -116,36 +116,7 @@ func (n *Node) Stop() {
 
 // Call runs one JSON-RPC method and decodes its result into out (when not nil).
 func (n *Node) Call(out any, method string, params ...any) error {
-	if params == nil {
-		params = []any{}
-	}
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("%s: %s", method, data)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: %s", method, r.Error.Message)
-	}
-	if out != nil {
-		return json.Unmarshal(r.Result, out)
-	}
-	return nil
+	return jsonrpc.Call(context.Background(), n.URL, "", "", out, method, params...)
 }
 
 // Must is Call, failing the test on an error.

@@ -8,12 +8,9 @@ package regtest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,6 +18,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/paycore/withdrawals/internal/jsonrpc"
 )
 
 // Node is a running litecoind -regtest.
@@ -128,44 +127,11 @@ func (n *Node) Password() string { return n.password }
 
 // Call runs one RPC on a wallet ("" for the node) and decodes the result into out.
 func (n *Node) Call(ctx context.Context, wallet string, out any, method string, params ...any) error {
-	if params == nil {
-		params = []any{}
-	}
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "1.0", "id": 1, "method": method, "params": params})
 	url := fmt.Sprintf("http://127.0.0.1:%d/", n.RPCPort)
 	if wallet != "" {
 		url += "wallet/" + wallet
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth(n.user, n.password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("%s: HTTP %d: %s", method, resp.StatusCode, data)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: node error %d: %s", method, r.Error.Code, r.Error.Message)
-	}
-	if out != nil {
-		return json.Unmarshal(r.Result, out)
-	}
-	return nil
+	return jsonrpc.Call(ctx, url, n.user, n.password, out, method, params...)
 }
 
 // Must is Call, failing the test on an error.
