@@ -1,7 +1,7 @@
 // Package rails is the boundary to the payment rails that send crypto on chain: the
 // Provider interface the payout worker calls, the choice of a provider per token, and
-// the built-in sandbox provider merchants test their integrations against (real rails
-// live in sub-packages, such as rails/bitcoind). It knows nothing of balances or ledgers.
+// the built-in sandbox provider merchants test their integrations against (the real
+// rails live in rails/bitcoind and rails/evm). It knows nothing of balances or ledgers.
 package rails
 
 import (
