@@ -111,3 +111,29 @@ func (s *Server) creditMerchant(c echo.Context) error {
 		"balance": balanceOf(cr.Balance),
 	})
 }
+
+type freezeRequest struct {
+	Reason string `json:"reason" validate:"max=200"`
+}
+
+// freezePayouts: POST /api/admin/merchants/:id/freeze.
+func (s *Server) freezePayouts(c echo.Context) error {
+	var req freezeRequest
+	if err := s.bindJSON(c, &req); err != nil {
+		return err
+	}
+	m, err := s.Accounts.SetPayoutsFrozen(c.Request().Context(), c.Param("id"), true, req.Reason, principal(c).KeyID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, merchantOf(m))
+}
+
+// unfreezePayouts: POST /api/admin/merchants/:id/unfreeze.
+func (s *Server) unfreezePayouts(c echo.Context) error {
+	m, err := s.Accounts.SetPayoutsFrozen(c.Request().Context(), c.Param("id"), false, "", principal(c).KeyID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, merchantOf(m))
+}

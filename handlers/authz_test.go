@@ -65,6 +65,8 @@ var rules = map[string]rule{
 	"POST /api/admin/merchants/{id}/api-keys":          adminWrite,
 	"GET /api/admin/merchants/{id}/api-keys":           adminOnly,
 	"POST /api/admin/merchants/{id}/credits":           adminWrite,
+	"POST /api/admin/merchants/{id}/freeze":            adminWrite,
+	"POST /api/admin/merchants/{id}/unfreeze":          adminWrite,
 	"DELETE /api/admin/api-keys/{id}":                  adminWrite,
 	"GET /api/admin/withdrawals":                       adminOnly,
 	"POST /api/admin/withdrawals/{id}/resolve":         adminWrite,

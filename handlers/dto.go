@@ -157,13 +157,17 @@ func feeScheduleOf(fs models.FeeSchedule) feeScheduleDTO {
 }
 
 type merchantDTO struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"createdAt"`
+	ID                  string  `json:"id"`
+	Name                string  `json:"name"`
+	CreatedAt           string  `json:"createdAt"`
+	PayoutsFrozen       bool    `json:"payoutsFrozen"`
+	PayoutsFrozenAt     *string `json:"payoutsFrozenAt"`
+	PayoutsFrozenReason *string `json:"payoutsFrozenReason"`
 }
 
 func merchantOf(m models.Merchant) merchantDTO {
-	return merchantDTO{ID: m.ID, Name: m.Name, CreatedAt: timestamp(m.CreatedAt)}
+	return merchantDTO{ID: m.ID, Name: m.Name, CreatedAt: timestamp(m.CreatedAt), PayoutsFrozen: m.PayoutsFrozenAt != nil,
+		PayoutsFrozenAt: optionalTimestamp(m.PayoutsFrozenAt), PayoutsFrozenReason: m.PayoutsFrozenReason}
 }
 
 type apiKeyDTO struct {

@@ -92,6 +92,8 @@ func toAPIError(err error) *apiError {
 		return newAPIError(http.StatusConflict, "INVALID_STATE", "%s", conflict.Message)
 	case errors.Is(err, services.ErrAddressNotWhitelisted):
 		return newAPIError(http.StatusBadRequest, "ADDRESS_NOT_WHITELISTED", "Address is not in the whitelist, or its cooldown has not passed yet")
+	case errors.Is(err, services.ErrPayoutsFrozen):
+		return newAPIError(http.StatusForbidden, "PAYOUTS_FROZEN", "Payouts of this merchant are frozen by an operator; nothing was created")
 	case errors.Is(err, services.ErrNotFound):
 		return newAPIError(http.StatusNotFound, "NOT_FOUND", "Resource not found")
 	case errors.Is(err, services.ErrUnauthorized):

@@ -42,6 +42,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/merchants/:id/api-keys", s.createMerchantKey)
 	admin.GET("/merchants/:id/api-keys", s.listMerchantKeys)
 	admin.POST("/merchants/:id/credits", s.creditMerchant)
+	admin.POST("/merchants/:id/freeze", s.freezePayouts)
+	admin.POST("/merchants/:id/unfreeze", s.unfreezePayouts)
 	admin.DELETE("/api-keys/:id", s.revokeKey)
 	admin.GET("/withdrawals", s.adminListWithdrawals)
 	admin.POST("/withdrawals/:id/resolve", s.resolveWithdrawal)

@@ -18,6 +18,9 @@ type Merchant struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	// PayoutsFrozenAt is set while an operator has frozen the merchant's payouts.
+	PayoutsFrozenAt     *time.Time
+	PayoutsFrozenReason *string
 }
 
 // Role says what an API key may do.

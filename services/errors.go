@@ -15,6 +15,8 @@ var (
 	ErrIdempotencyInUse    = errors.New("a request with this idempotency key is still in progress")
 	// ErrAddressNotWhitelisted: enforcement is on and the address is not a usable entry.
 	ErrAddressNotWhitelisted = errors.New("address is not whitelisted")
+	// ErrPayoutsFrozen: an operator froze the merchant's payouts.
+	ErrPayoutsFrozen = errors.New("the merchant's payouts are frozen")
 )
 
 // ErrorCode is a machine-readable reason for a refused input, named as in the API contract.

@@ -26,6 +26,8 @@ const (
 	Credit           = "merchant.credit"
 	FeeScheduleSet   = "fee_schedule.set"
 	NetworkSet       = "token_network.set"
+	PayoutsFreeze    = "merchant.payouts_freeze"
+	PayoutsUnfreeze  = "merchant.payouts_unfreeze"
 	BatchRetry       = "batch.retry"
 	PayoutsRun       = "payouts.run"
 	SandboxFault     = "sandbox.fault"

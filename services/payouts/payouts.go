@@ -119,8 +119,10 @@ func (p *Service) claimBatch(ctx context.Context, token, network string) (string
 	batchID := ids.Batch()
 	var claimed []models.Withdrawal
 	claim := func(tx *dbtx.Tx) error {
-		if err := tx.Raw(`SELECT * FROM withdrawals WHERE status = 'pending' AND token = ? AND network = ?
-			ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED`, token, network, p.cfg.BatchMax).Scan(&claimed).Error; err != nil {
+		// A merchant whose payouts are frozen keeps its pending withdrawals until unfrozen.
+		if err := tx.Raw(`SELECT * FROM withdrawals w WHERE status = 'pending' AND token = ? AND network = ?
+			AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = w.merchant_id AND m.payouts_frozen_at IS NOT NULL)
+			ORDER BY created_at, id LIMIT ? FOR UPDATE OF w SKIP LOCKED`, token, network, p.cfg.BatchMax).Scan(&claimed).Error; err != nil {
 			return fmt.Errorf("claim %s: %w", token, err)
 		}
 		if len(claimed) == 0 {

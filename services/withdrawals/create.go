@@ -136,6 +136,8 @@ func (s *Service) record(ctx context.Context, w NewWithdrawal) error {
 		return nil
 	case NotWhitelisted:
 		return services.ErrAddressNotWhitelisted
+	case Frozen:
+		return services.ErrPayoutsFrozen
 	case Insufficient:
 		return &services.InsufficientBalanceError{Token: w.Token, Available: o.Available, Requested: w.Amount}
 	case KeyBound:
@@ -156,7 +158,7 @@ var errKeyBound = errors.New("idempotency key already bound")
 func (s *Service) answerBoundKey(ctx context.Context, in CreateInput, cause error) (CreateResult, error) {
 	var validation *services.ValidationError
 	var insufficient *services.InsufficientBalanceError
-	if in.IdempotencyKey == "" || !errors.Is(cause, errKeyBound) && !errors.Is(cause, services.ErrAddressNotWhitelisted) &&
+	if in.IdempotencyKey == "" || !errors.Is(cause, errKeyBound) && !errors.Is(cause, services.ErrAddressNotWhitelisted) && !errors.Is(cause, services.ErrPayoutsFrozen) &&
 		!errors.As(cause, &validation) && !errors.As(cause, &insufficient) {
 		return CreateResult{}, cause
 	}

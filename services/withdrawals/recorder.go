@@ -31,6 +31,7 @@ type OutcomeKind int
 const (
 	Created        OutcomeKind = iota + 1 // written, its amount locked, announced
 	NotWhitelisted                        // the whitelist refused the address; nothing written
+	Frozen                                // the merchant's payouts are frozen; nothing written
 	KeyBound                              // its idempotency key is bound to another withdrawal; nothing written
 	Insufficient                          // the available balance did not cover it; nothing written
 )
@@ -77,6 +78,8 @@ func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Ou
 	var again []int
 	for i, v := range verdicts {
 		switch {
+		case v.frozen:
+			out[i] = Outcome{Kind: Frozen}
 		case !v.allowed:
 			out[i] = Outcome{Kind: NotWhitelisted}
 		case !v.inserted:
@@ -101,6 +104,7 @@ func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Ou
 
 // verdict is what the pipeline did with one withdrawal.
 type verdict struct {
+	frozen    bool            // the merchant's payouts are frozen
 	allowed   bool            // by the whitelist
 	inserted  bool            // allowed, and its key was free
 	locked    bool            // inserted, and its balance covered every inserted withdrawal of ws in it
@@ -133,36 +137,37 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 	p.Execute(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
 	                       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`)
 
-	// The withdrawals the whitelist allows (its one definition: migrations/00009), and
+	// The withdrawals admitted (not frozen, allowed by the whitelist: their one
+	// definition, admission_verdicts in migrations/00013), and
 	// each item's verdict. A key already bound (by an earlier request, a concurrent one
 	// that committed first, or an earlier item here) keeps its item out. Rows go in
 	// merchant, then key order, so two pipelines waiting on each other's keys cannot
 	// deadlock; no balance is locked yet.
 	p.Query(`
 		WITH x AS MATERIALIZED (
-			SELECT x.*, v.allowed
+			SELECT x.*, v.frozen, v.allowed
 			  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::numeric[], $7::text[]::numeric[],
 			              $8::text[]::numeric[], $9::text[]::numeric[], $10::text[]::numeric[], $11::text[]::numeric[], $12::text[],
 			              $13::text[], $14::text[]::json[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[])
 			       WITH ORDINALITY AS x(i, id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 			            fee_total, net_amount, address, normalized_address, metadata, idempotency_key, request_hash, created_at,
 			            estimated_completion, ord)
-			  JOIN whitelist_verdicts($3::text[], $4::text[], $5::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
+			  JOIN admission_verdicts($3::text[], $4::text[], $5::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
 		inserted AS (
 			INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 				fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion)
 			SELECT id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount, fee_total, net_amount,
 			       address, 'pending', metadata, idempotency_key, request_hash, created_at, created_at, estimated_completion
-			  FROM x WHERE allowed
+			  FROM x WHERE allowed AND NOT frozen
 			 ORDER BY merchant_id, idempotency_key, i
 			ON CONFLICT (merchant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id)
-		SELECT x.i, x.allowed, i.id IS NOT NULL FROM x LEFT JOIN inserted i ON i.id = x.id`,
+		SELECT x.i, x.frozen, x.allowed, i.id IS NOT NULL FROM x LEFT JOIN inserted i ON i.id = x.id`,
 		c.args(), func(rows pgx.Rows) error {
 			for rows.Next() {
 				var i int
 				var v verdict
-				if err := rows.Scan(&i, &v.allowed, &v.inserted); err != nil {
+				if err := rows.Scan(&i, &v.frozen, &v.allowed, &v.inserted); err != nil {
 					return err
 				}
 				verdicts[i] = v

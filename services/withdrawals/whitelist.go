@@ -29,7 +29,7 @@ type Whitelist struct {
 }
 
 // NewWhitelist wires the whitelist use cases; cooldown is WHITELIST_COOLDOWN. Whether a
-// withdrawal passes is decided by SQL (whitelist_allows, migrations/00009), which the
+// withdrawal passes is decided by SQL (admission_verdicts, migrations/00013), which the
 // recorder calls; settings are read through the same definition.
 func NewWhitelist(db *dbtx.DB, p *pricing.Service, addresses *address.Validator, clock services.Clock, cooldown time.Duration) *Whitelist {
 	return &Whitelist{db: db, pricing: p, addresses: addresses, clock: clock, cooldown: cooldown}
