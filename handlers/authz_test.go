@@ -58,6 +58,8 @@ var rules = map[string]rule{
 	"POST /api/admin/withdrawal-fees":                  adminWrite,
 	"PUT /api/admin/withdrawal-fees":                   adminWrite,
 	"GET /api/admin/withdrawal-fees/changes":           adminOnly,
+	"GET /api/admin/limits":                            adminOnly,
+	"PUT /api/admin/limits":                            adminWrite,
 	"GET /api/admin/tokens":                            adminOnly,
 	"PUT /api/admin/tokens/{token}/networks/{network}": adminWrite,
 	"POST /api/admin/merchants":                        adminWrite,

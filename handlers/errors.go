@@ -71,6 +71,7 @@ func toAPIError(err error) *apiError {
 		api          *apiError
 		validation   *services.ValidationError
 		insufficient *services.InsufficientBalanceError
+		limit        *services.LimitExceededError
 		state        *services.InvalidStateError
 		conflict     *services.ConflictError
 		httpErr      *echo.HTTPError
@@ -86,6 +87,10 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.As(err, &insufficient):
 		return newAPIError(http.StatusBadRequest, "INSUFFICIENT_BALANCE", "%s", insufficient.Error())
+	case errors.As(err, &limit):
+		e := newAPIError(http.StatusBadRequest, "LIMIT_EXCEEDED", "%s", limit.Error())
+		e.Details = []errorDetail{{Field: "amount", Issue: fmt.Sprintf("%s limit %s %s, remaining %s %s", limit.Kind, limit.Limit, limit.Token, limit.Remaining, limit.Token)}}
+		return e
 	case errors.As(err, &state):
 		return newAPIError(http.StatusConflict, "INVALID_STATE", "%s", state.Message)
 	case errors.As(err, &conflict):

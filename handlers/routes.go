@@ -36,6 +36,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.PUT("/withdrawal-fees", s.testFeeCalculation)
 	admin.GET("/withdrawal-fees/changes", s.listFeeChanges)
 	admin.GET("/tokens", s.listTokens)
+	admin.GET("/limits", s.listLimits)
+	admin.PUT("/limits", s.setLimits)
 	admin.PUT("/tokens/:token/networks/:network", s.setNetwork)
 	admin.POST("/merchants", s.createMerchant)
 	admin.GET("/merchants", s.listMerchants)

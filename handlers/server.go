@@ -20,6 +20,7 @@ import (
 	"github.com/paycore/withdrawals/services/audit"
 	"github.com/paycore/withdrawals/services/ledger"
 	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/policies"
 	"github.com/paycore/withdrawals/services/pricing"
 	"github.com/paycore/withdrawals/services/webhooks"
 	"github.com/paycore/withdrawals/services/withdrawals"
@@ -34,6 +35,7 @@ type Deps struct {
 	Payouts     *payouts.Service
 	Webhooks    *webhooks.Service
 	Whitelist   *withdrawals.Whitelist
+	Limits      *policies.Service
 	AuditLog    *audit.Log
 	RateLimits  RateLimits
 	Metrics     *metrics.Metrics

@@ -56,6 +56,23 @@ func (e *InsufficientBalanceError) Error() string {
 	return fmt.Sprintf("Available balance: %s %s, Requested: %s %s", e.Available, e.Token, e.Requested, e.Token)
 }
 
+// LimitExceededError: the withdrawal would break one of the merchant's limits
+// (per_withdrawal, per_day: the last 24 hours, per_week: the last 7 days).
+type LimitExceededError struct {
+	Token     string
+	Kind      string
+	Limit     decimal.Decimal
+	Remaining decimal.Decimal
+}
+
+func (e *LimitExceededError) Error() string {
+	if e.Kind == "per_withdrawal" {
+		return fmt.Sprintf("A single withdrawal may carry at most %s %s", e.Limit, e.Token)
+	}
+	window := map[string]string{"per_day": "24-hour", "per_week": "7-day"}[e.Kind]
+	return fmt.Sprintf("This withdrawal would exceed the %s limit of %s %s: %s %s remains", window, e.Limit, e.Token, e.Remaining, e.Token)
+}
+
 // InvalidStateError: the withdrawal's status does not allow the requested change.
 type InvalidStateError struct {
 	ID      string

@@ -35,6 +35,7 @@ import (
 	"github.com/paycore/withdrawals/services/ledger"
 	"github.com/paycore/withdrawals/services/ops"
 	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/policies"
 	"github.com/paycore/withdrawals/services/pricing"
 	"github.com/paycore/withdrawals/services/webhooks"
 	"github.com/paycore/withdrawals/services/withdrawals"
@@ -160,6 +161,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Webhooks:    a.Webhooks,
 		Whitelist:   withdrawals.NewWhitelist(tx, prices, validator, cfg.Clock, cfg.WhitelistCooldown),
 		AuditLog:    audit.NewLog(db),
+		Limits:      policies.New(tx, cfg.Clock, prices),
 		RateLimits: handlers.RateLimits{
 			All:          ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals:  ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),

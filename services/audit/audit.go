@@ -27,6 +27,7 @@ const (
 	FeeScheduleSet   = "fee_schedule.set"
 	NetworkSet       = "token_network.set"
 	PayoutsFreeze    = "merchant.payouts_freeze"
+	LimitSet         = "payout_limit.set"
 	PayoutsUnfreeze  = "merchant.payouts_unfreeze"
 	BatchRetry       = "batch.retry"
 	PayoutsRun       = "payouts.run"

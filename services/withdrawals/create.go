@@ -138,6 +138,8 @@ func (s *Service) record(ctx context.Context, w NewWithdrawal) error {
 		return services.ErrAddressNotWhitelisted
 	case Frozen:
 		return services.ErrPayoutsFrozen
+	case LimitExceeded:
+		return &services.LimitExceededError{Token: w.Token, Kind: o.Breach.Kind, Limit: o.Breach.Limit, Remaining: o.Breach.Remaining}
 	case Insufficient:
 		return &services.InsufficientBalanceError{Token: w.Token, Available: o.Available, Requested: w.Amount}
 	case KeyBound:
@@ -158,8 +160,9 @@ var errKeyBound = errors.New("idempotency key already bound")
 func (s *Service) answerBoundKey(ctx context.Context, in CreateInput, cause error) (CreateResult, error) {
 	var validation *services.ValidationError
 	var insufficient *services.InsufficientBalanceError
+	var limit *services.LimitExceededError
 	if in.IdempotencyKey == "" || !errors.Is(cause, errKeyBound) && !errors.Is(cause, services.ErrAddressNotWhitelisted) && !errors.Is(cause, services.ErrPayoutsFrozen) &&
-		!errors.As(cause, &validation) && !errors.As(cause, &insufficient) {
+		!errors.As(cause, &validation) && !errors.As(cause, &insufficient) && !errors.As(cause, &limit) {
 		return CreateResult{}, cause
 	}
 	existing, found, err := s.findByIdempotencyKey(ctx, in.MerchantID, in.IdempotencyKey)

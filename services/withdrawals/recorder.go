@@ -34,12 +34,21 @@ const (
 	Frozen                                // the merchant's payouts are frozen; nothing written
 	KeyBound                              // its idempotency key is bound to another withdrawal; nothing written
 	Insufficient                          // the available balance did not cover it; nothing written
+	LimitExceeded                         // it would break one of the merchant's limits; nothing written
 )
 
 // Outcome is one withdrawal's outcome.
 type Outcome struct {
 	Kind      OutcomeKind
 	Available decimal.Decimal // the balance it did not fit in (Insufficient)
+	Breach    *Breach         // the limit it would break (LimitExceeded)
+}
+
+// Breach is a limit a withdrawal would break: per_withdrawal, per_day or per_week, the
+// limit, and what remained of it.
+type Breach struct {
+	Kind             string
+	Limit, Remaining decimal.Decimal
 }
 
 // Recorder writes new withdrawals: each one the whitelist allows and whose key is free
@@ -86,6 +95,8 @@ func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Ou
 			out[i] = Outcome{Kind: KeyBound}
 		case v.locked:
 			out[i] = Outcome{Kind: Created}
+		case len(ws) == 1 && v.breach != nil:
+			out[i] = Outcome{Kind: LimitExceeded, Breach: v.breach}
 		case len(ws) == 1:
 			out[i] = Outcome{Kind: Insufficient, Available: v.available}
 		default:
@@ -109,6 +120,7 @@ type verdict struct {
 	inserted  bool            // allowed, and its key was free
 	locked    bool            // inserted, and its balance covered every inserted withdrawal of ws in it
 	available decimal.Decimal // its balance before, when it did not
+	breach    *Breach         // the limit its balance's withdrawals would break, when they would
 }
 
 // write sends the pipeline and returns each withdrawal's verdict, in order.
@@ -204,11 +216,16 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 			              $8::timestamptz[], $9::text[]::numeric[], $10::text[]::numeric[])
 			       AS j(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)),
 		want AS (
-			SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at
+			SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at,
+			       array_agg(pending) AS amounts
 			  FROM lock WHERE inserted GROUP BY merchant_id, token),
+		checked AS MATERIALIZED (
+			SELECT w.*, b.kind AS breach, b.lim, b.remaining
+			  FROM want w LEFT JOIN LATERAL limit_breach(w.merchant_id, w.token, w.at, w.amounts) b ON true),
 		fits AS (
 			UPDATE balances b SET available = b.available + w.available, pending = b.pending + w.pending, updated_at = w.at
-			  FROM want w WHERE b.merchant_id = w.merchant_id AND b.token = w.token AND b.available + w.available >= 0
+			  FROM checked w WHERE b.merchant_id = w.merchant_id AND b.token = w.token AND b.available + w.available >= 0
+			   AND w.breach IS NULL
 			RETURNING b.merchant_id, b.token),
 		locked AS (SELECT l.* FROM lock l JOIN fits f USING (merchant_id, token) WHERE l.inserted),
 		journals AS (
@@ -237,19 +254,23 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 		`+deliveries+`
 		SELECT w.merchant_id, w.token, f.merchant_id IS NOT NULL, (SELECT count(*) FROM wake),
 		       CASE WHEN f.merchant_id IS NULL THEN
-		            COALESCE((SELECT b.available FROM balances b WHERE b.merchant_id = w.merchant_id AND b.token = w.token), 0) END::text
-		  FROM want w LEFT JOIN fits f ON f.merchant_id = w.merchant_id AND f.token = w.token`,
+		            COALESCE((SELECT b.available FROM balances b WHERE b.merchant_id = w.merchant_id AND b.token = w.token), 0) END::text,
+		       w.breach, w.lim::text, w.remaining::text
+		  FROM checked w LEFT JOIN fits f ON f.merchant_id = w.merchant_id AND f.token = w.token`,
 		args, func(rows pgx.Rows) error {
 			for rows.Next() {
 				var key [2]string
 				var l balanceLock
-				var available *string
+				var available, breach, limit, remaining *string
 				var woken int64
-				if err := rows.Scan(&key[0], &key[1], &l.fits, &woken, &available); err != nil {
+				if err := rows.Scan(&key[0], &key[1], &l.fits, &woken, &available, &breach, &limit, &remaining); err != nil {
 					return err
 				}
 				if available != nil {
 					l.available = decimal.RequireFromString(*available)
+				}
+				if breach != nil {
+					l.breach = &Breach{Kind: *breach, Limit: decimal.RequireFromString(*limit), Remaining: decimal.RequireFromString(*remaining)}
 				}
 				locked[key] = l
 			}
@@ -262,7 +283,7 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 	for i, w := range ws {
 		if v := &verdicts[i]; v.inserted {
 			l := locked[[2]string{w.MerchantID, w.Token}]
-			v.locked, v.available = l.fits, l.available
+			v.locked, v.available, v.breach = l.fits, l.available, l.breach
 		}
 	}
 	return verdicts, nil
@@ -272,6 +293,7 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 type balanceLock struct {
 	fits      bool
 	available decimal.Decimal
+	breach    *Breach
 }
 
 // columns are the withdrawals as the arrays the insert unnests.
