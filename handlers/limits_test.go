@@ -100,7 +100,9 @@ func TestVelocityLimits(t *testing.T) {
 	if r.ErrorCode() != "LIMIT_EXCEEDED" || !strings.Contains(string(r.Body), "7-day limit of 150 USDT: 0 USDT remains") {
 		t.Errorf("at the weekly limit: %d %s", r.Status, r.Body)
 	}
-	var list struct{ Limits []struct{ MerchantID *string } }
+	var list struct {
+		Limits []struct{ MerchantID *string }
+	}
 	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/limits?merchantId=" + mid, Key: env.AdminKey}).Decode(t, &list)
 	if len(list.Limits) != 2 || list.Limits[0].MerchantID != nil {
 		t.Errorf("limits listed: %+v", list.Limits)
