@@ -13,9 +13,7 @@ CREATE TABLE payout_limits (
     updated_at     timestamptz    NOT NULL,
     updated_by     text           NOT NULL
 );
-CREATE UNIQUE INDEX payout_limits_scope_idx ON payout_limits (COALESCE(merchant_id, ''), token);
-CREATE INDEX withdrawals_merchant_token_created_idx ON withdrawals (merchant_id, token, created_at)
-    WHERE status NOT IN ('failed', 'cancelled');
+CREATE UNIQUE INDEX payout_limits_scope_idx ON payout_limits (token, COALESCE(merchant_id, ''));
 
 -- +goose StatementBegin
 -- limit_breach: the limit, if any, that the merchant's withdrawals of a token break once
@@ -26,23 +24,22 @@ CREATE INDEX withdrawals_merchant_token_created_idx ON withdrawals (merchant_id,
 -- another and cannot pass a limit together. Without a limit it reads only the limits.
 CREATE FUNCTION limit_breach(p_merchant text, p_token text, p_at timestamptz, p_amounts numeric[])
 RETURNS TABLE (kind text, lim numeric, remaining numeric) LANGUAGE sql STABLE AS $$
-    WITH l AS (
-        SELECT * FROM payout_limits
-         WHERE token = p_token AND (merchant_id = p_merchant OR merchant_id IS NULL)
-         ORDER BY merchant_id NULLS LAST LIMIT 1),
-    new AS (SELECT max(a) AS biggest, sum(a) AS total FROM unnest(p_amounts) AS a),
-    used AS (
-        SELECT COALESCE(sum(w.amount) FILTER (WHERE w.created_at > p_at - interval '24 hours'), 0) AS day,
-               COALESCE(sum(w.amount), 0) AS week
-          FROM withdrawals w, l
-         WHERE (l.per_day IS NOT NULL OR l.per_week IS NOT NULL)
-           AND w.merchant_id = p_merchant AND w.token = p_token AND w.created_at > p_at - interval '7 days'
-           AND w.status NOT IN ('failed', 'cancelled'))
+    -- Every step is LATERAL to the limits' row, so without one nothing else is read.
     SELECT b.kind, b.lim, greatest(b.lim - b.before, 0)
-      FROM l, new, used,
-           LATERAL (VALUES (1, 'per_withdrawal', l.per_withdrawal, 0::numeric, new.biggest),
-                           (2, 'per_day', l.per_day, used.day - new.total, used.day),
-                           (3, 'per_week', l.per_week, used.week - new.total, used.week)) AS b(ord, kind, lim, before, now)
+      FROM (SELECT * FROM payout_limits
+             WHERE token = p_token AND (merchant_id = p_merchant OR merchant_id IS NULL)
+             ORDER BY merchant_id NULLS LAST LIMIT 1) l
+     CROSS JOIN LATERAL (SELECT max(a) AS biggest, sum(a) AS total FROM unnest(p_amounts) AS a) new
+     CROSS JOIN LATERAL (
+            SELECT COALESCE(sum(w.amount) FILTER (WHERE w.created_at > p_at - interval '24 hours'), 0) AS day,
+                   COALESCE(sum(w.amount), 0) AS week
+              FROM withdrawals w
+             WHERE (l.per_day IS NOT NULL OR l.per_week IS NOT NULL)
+               AND w.merchant_id = p_merchant AND w.token = p_token AND w.created_at > p_at - interval '7 days'
+               AND w.status NOT IN ('failed', 'cancelled')) used
+     CROSS JOIN LATERAL (VALUES (1, 'per_withdrawal', l.per_withdrawal, 0::numeric, new.biggest),
+                                (2, 'per_day', l.per_day, used.day - new.total, used.day),
+                                (3, 'per_week', l.per_week, used.week - new.total, used.week)) AS b(ord, kind, lim, before, now)
      WHERE b.lim < b.now
      ORDER BY b.ord
      LIMIT 1
@@ -51,5 +48,4 @@ $$;
 
 -- +goose Down
 DROP FUNCTION limit_breach(text, text, timestamptz, numeric[]);
-DROP INDEX withdrawals_merchant_token_created_idx;
 DROP TABLE payout_limits;
