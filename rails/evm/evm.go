@@ -556,9 +556,9 @@ func bigMax(a, b *big.Int) *big.Int {
 	return b
 }
 
+// isRevert: the node's simulation of the call reverted ("execution reverted: ...").
 func isRevert(err error) bool {
-	var de rpc.DataError
-	return strings.Contains(strings.ToLower(err.Error()), "revert") || (errors.As(err, &de) && strings.Contains(strings.ToLower(de.Error()), "revert"))
+	return strings.Contains(strings.ToLower(err.Error()), "revert")
 }
 
 func isInsufficientFunds(err error) bool {
