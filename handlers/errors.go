@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,7 +95,9 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &state):
 		return newAPIError(http.StatusConflict, "INVALID_STATE", "%s", state.Message)
 	case errors.As(err, &conflict):
-		return newAPIError(http.StatusConflict, "INVALID_STATE", "%s", conflict.Message)
+		return newAPIError(http.StatusConflict, cmp.Or(conflict.Code, "INVALID_STATE"), "%s", conflict.Message)
+	case errors.Is(err, services.ErrSelfApproval):
+		return newAPIError(http.StatusForbidden, "SELF_APPROVAL", "A withdrawal cannot be approved or rejected by the API key that created it")
 	case errors.Is(err, services.ErrAddressNotWhitelisted):
 		return newAPIError(http.StatusBadRequest, "ADDRESS_NOT_WHITELISTED", "Address is not in the whitelist, or its cooldown has not passed yet")
 	case errors.Is(err, services.ErrPayoutsFrozen):

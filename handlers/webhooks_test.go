@@ -12,6 +12,7 @@ import (
 	"github.com/paycore/withdrawals/internal/apitest"
 	"github.com/paycore/withdrawals/internal/webhookhttp"
 	"github.com/paycore/withdrawals/rails"
+	"github.com/paycore/withdrawals/services/webhooks"
 )
 
 type endpoint struct {
@@ -60,7 +61,7 @@ func TestWebhooksEndToEndThroughTheSandbox(t *testing.T) {
 		Body: map[string]any{"baseFee": "1", "markupRate": "0.05", "enabled": true}})
 	receiver := apitest.NewReceiver(t, nil)
 	ep := registerEndpoint(t, env, key, map[string]any{"url": receiver.URL, "description": "orders"})
-	if !strings.HasPrefix(ep.Secret, "whsec_") || len(ep.Events) != 5 || ep.Status != "enabled" {
+	if !strings.HasPrefix(ep.Secret, "whsec_") || len(ep.Events) != len(webhooks.EventTypes) || ep.Status != "enabled" {
 		t.Fatalf("endpoint %+v", ep)
 	}
 

@@ -31,7 +31,7 @@ func (s *Server) createWithdrawal(c echo.Context) error {
 	key, hasKey := c.Request().Header["Idempotency-Key"]
 	in := withdrawals.CreateInput{
 		MerchantID: principal(c).MerchantID, Token: req.Token, Amount: amount,
-		Address: req.Address, Network: req.Network, Metadata: req.Metadata,
+		Address: req.Address, Network: req.Network, Metadata: req.Metadata, KeyID: principal(c).KeyID,
 	}
 	if hasKey {
 		if len(key) != 1 || key[0] == "" {

@@ -157,6 +157,11 @@ type Withdrawal struct {
 	TxHash              *string
 	BatchID             *string
 	FailureReason       *string
+	CreatedByKey        *string // the API key that created it
+	ApprovalsRequired   int     // approvals it waits for in pending_approval (0: none)
+	ApprovalReason      *string // why it waited: "amount" or "new_address"
+	BatchRequestID      *string // the mass payout it came in
+	Reference           *string // the merchant's reference of a mass payout's item
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	EstimatedCompletion time.Time
@@ -165,6 +170,24 @@ type Withdrawal struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 }
+
+// BatchRequest is a merchant's mass payout: many withdrawals created by one request.
+type BatchRequest struct {
+	ID             string
+	MerchantID     string
+	Mode           string // all_or_nothing or partial
+	IdempotencyKey *string
+	RequestHash    []byte
+	ItemsReceived  int
+	ItemsCreated   int
+	Outcomes       datatypes.JSON // the answer per item, in the request's order
+	CreatedByKey   *string
+	CreatedAt      time.Time
+	CompletedAt    *time.Time // when its last item became final
+}
+
+// TableName is the batch requests' table.
+func (BatchRequest) TableName() string { return "withdrawal_batch_requests" }
 
 // FeeScheduleDefault is the scope of the schedule used by tokens without their own.
 const FeeScheduleDefault = "default"

@@ -5,7 +5,12 @@ package models
 type WithdrawalStatus string
 
 const (
-	// StatusPending: set when the merchant creates the withdrawal and its amount is locked.
+	// StatusPendingApproval: set instead of pending when an approval rule holds the new
+	// withdrawal; its amount is locked. Left by enough approvals (pending), a rejection
+	// or the wait's expiry (failed), or the merchant (cancelled).
+	StatusPendingApproval WithdrawalStatus = "pending_approval"
+	// StatusPending: set when the merchant creates the withdrawal and its amount is locked
+	// (or when it is approved).
 	// Left by the payout batcher (processing), the merchant (cancelled) or a
 	// rejection before payout (failed).
 	StatusPending WithdrawalStatus = "pending"
@@ -21,7 +26,7 @@ const (
 )
 
 // WithdrawalStatuses lists every status, in lifecycle order.
-var WithdrawalStatuses = []WithdrawalStatus{StatusPending, StatusProcessing, StatusConfirmed, StatusFailed, StatusCancelled}
+var WithdrawalStatuses = []WithdrawalStatus{StatusPendingApproval, StatusPending, StatusProcessing, StatusConfirmed, StatusFailed, StatusCancelled}
 
 // Terminal reports whether no transition leaves s.
 func (s WithdrawalStatus) Terminal() bool {

@@ -17,6 +17,8 @@ var (
 	ErrAddressNotWhitelisted = errors.New("address is not whitelisted")
 	// ErrPayoutsFrozen: an operator froze the merchant's payouts.
 	ErrPayoutsFrozen = errors.New("the merchant's payouts are frozen")
+	// ErrSelfApproval: the key deciding on a withdrawal is the key that created it.
+	ErrSelfApproval = errors.New("a withdrawal cannot be approved by the key that created it")
 )
 
 // ErrorCode is a machine-readable reason for a refused input, named as in the API contract.
@@ -29,6 +31,8 @@ const (
 	CodeUnsupportedToken ErrorCode = "UNSUPPORTED_TOKEN"
 	// CodeUnsupportedNetwork: the token's network exists but is turned off for now.
 	CodeUnsupportedNetwork ErrorCode = "UNSUPPORTED_NETWORK"
+	// CodeDuplicateReference: a mass payout item's reference is already another's.
+	CodeDuplicateReference ErrorCode = "DUPLICATE_REFERENCE"
 )
 
 // ValidationError is an input the use case refuses; nothing was changed.
@@ -83,7 +87,8 @@ type InvalidStateError struct {
 func (e *InvalidStateError) Error() string { return e.Message }
 
 // ConflictError: the request collides with an existing record (for example a reused
-// credit reference); nothing was changed.
-type ConflictError struct{ Message string }
+// credit reference); nothing was changed. Code is the contract's error code
+// (INVALID_STATE when empty).
+type ConflictError struct{ Code, Message string }
 
 func (e *ConflictError) Error() string { return e.Message }

@@ -62,6 +62,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		},
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
+		ApprovalTTL:                   cfg.ApprovalTTL,
 		AuthCacheTTL:                  cfg.AuthCacheTTL,
 		BalanceCacheTTL:               cfg.BalanceCacheTTL,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,

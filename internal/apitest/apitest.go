@@ -5,6 +5,7 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,6 +55,7 @@ type Options struct {
 	Sandbox           rails.SandboxConfig
 	Webhooks          webhooks.Config
 	WhitelistCooldown time.Duration
+	ApprovalTTL       time.Duration // 72h when zero
 	// RateLimit, RateLimitWithdrawals and AuthFailures are per minute; tests default
 	// to 100,000.
 	RateLimit, RateLimitWithdrawals, AuthFailures int
@@ -120,6 +122,7 @@ func newOn(t testing.TB, db *gorm.DB, dbURL string, opts ...func(*Options)) *Env
 		Webhooks:          o.Webhooks,
 		Clock:             o.Clock,
 		WhitelistCooldown: o.WhitelistCooldown,
+		ApprovalTTL:       cmp.Or(o.ApprovalTTL, 72*time.Hour),
 		AuthCacheTTL:      time.Minute, // revocation must still be immediate: TestRevokedKeyIsRefusedAtOnce
 		// A change made through this instance must still be seen at once: every test that
 		// reads a balance after changing it checks the cache's invalidation.

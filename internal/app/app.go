@@ -62,6 +62,8 @@ type Config struct {
 	BalanceCacheTTL time.Duration
 	// WhitelistCooldown delays new whitelist entries and turning enforcement off.
 	WhitelistCooldown time.Duration
+	// ApprovalTTL is how long a withdrawal held for approval waits before it expires.
+	ApprovalTTL time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
@@ -145,7 +147,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	a.recorder = withdrawals.NewGrouped(withdrawals.NewPipelineRecorder(tx, book, outbox),
 		withdrawals.GroupConfig{Writers: groupWriters, MaxGroup: maxGroup, Observe: m.ObserveGroup})
 	a.Ledger = book
-	a.Withdrawals = withdrawals.New(tx, cfg.Clock, prices, validator, a.recorder, lifecycle, cfg.BatchInterval)
+	a.Withdrawals = withdrawals.New(tx, cfg.Clock, prices, validator, a.recorder, lifecycle, cfg.BatchInterval, cfg.ApprovalTTL)
 	a.Payouts = payouts.New(tx, a.Rails, cfg.Clock, cfg.Payout, cfg.Logger, lifecycle, inserter, m)
 	a.Webhooks = webhooks.New(tx, cfg.Clock, cfg.Webhooks, outbox, inserter, m, cfg.Logger)
 	a.Accounts = accounts.New(tx, cfg.Clock, book, tokens, cfg.AuthCacheTTL)
@@ -205,7 +207,12 @@ func jobClient(driver *riverdatabasesql.Driver, a *App, cfg Config) (*river.Clie
 	workers := river.NewWorkers()
 	payouts.AddWorkers(workers, a.Payouts)
 	river.AddWorker(workers, webhooks.NewWorker(a.Webhooks))
-	var periodic []*river.PeriodicJob
+	river.AddWorker(workers, withdrawals.NewExpiryWorker(a.Withdrawals))
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
+		river.PeriodicInterval(withdrawals.ExpiryInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return withdrawals.ExpireArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	)}
 	if cfg.BatchInterval > 0 { // 0: batches run only on demand (POST /api/admin/payout-runs)
 		periodic = append(periodic, river.NewPeriodicJob(
 			river.PeriodicInterval(cfg.BatchInterval),

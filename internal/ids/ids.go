@@ -30,17 +30,18 @@ func random(n int) string {
 	return string(out)
 }
 
-func Withdrawal() string { return "wth_" + random(16) }
-func Merchant() string   { return "mer_" + random(16) }
-func APIKey() string     { return "key_" + random(16) }
-func Journal() string    { return "jrn_" + random(20) }
-func Entry() string      { return "ent_" + random(20) }
-func Batch() string      { return "bat_" + random(16) }
-func Action() string     { return "act_" + random(16) }
-func Event() string      { return "evt_" + random(20) }
-func Endpoint() string   { return "we_" + random(16) }
-func Attempt() string    { return "wha_" + random(20) }
-func Whitelist() string  { return "wl_" + random(16) }
+func Withdrawal() string   { return "wth_" + random(16) }
+func Merchant() string     { return "mer_" + random(16) }
+func APIKey() string       { return "key_" + random(16) }
+func Journal() string      { return "jrn_" + random(20) }
+func Entry() string        { return "ent_" + random(20) }
+func Batch() string        { return "bat_" + random(16) }
+func BatchRequest() string { return "wbr_" + random(16) }
+func Action() string       { return "act_" + random(16) }
+func Event() string        { return "evt_" + random(20) }
+func Endpoint() string     { return "we_" + random(16) }
+func Attempt() string      { return "wha_" + random(20) }
+func Whitelist() string    { return "wl_" + random(16) }
 
 // API keys are "wk_" and 40 base62 characters (238 bits of entropy).
 const (

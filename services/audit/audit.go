@@ -20,19 +20,23 @@ import (
 
 // Audited actions.
 const (
-	MerchantCreate   = "merchant.create"
-	KeyCreate        = "api_key.create"
-	KeyRevoke        = "api_key.revoke"
-	Credit           = "merchant.credit"
-	FeeScheduleSet   = "fee_schedule.set"
-	NetworkSet       = "token_network.set"
-	PayoutsFreeze    = "merchant.payouts_freeze"
-	LimitSet         = "payout_limit.set"
-	PayoutsUnfreeze  = "merchant.payouts_unfreeze"
-	BatchRetry       = "batch.retry"
-	PayoutsRun       = "payouts.run"
-	SandboxFault     = "sandbox.fault"
-	WithdrawalPrefix = "withdrawal." // withdrawal.confirm, withdrawal.fail
+	MerchantCreate    = "merchant.create"
+	KeyCreate         = "api_key.create"
+	KeyRevoke         = "api_key.revoke"
+	Credit            = "merchant.credit"
+	FeeScheduleSet    = "fee_schedule.set"
+	NetworkSet        = "token_network.set"
+	PayoutsFreeze     = "merchant.payouts_freeze"
+	LimitSet          = "payout_limit.set"
+	ApprovalRuleSet   = "approval_rule.set"
+	WithdrawalApprove = "withdrawal.approve"
+	WithdrawalReject  = "withdrawal.reject"
+	ApprovalExpire    = "withdrawal.approval_expire"
+	PayoutsUnfreeze   = "merchant.payouts_unfreeze"
+	BatchRetry        = "batch.retry"
+	PayoutsRun        = "payouts.run"
+	SandboxFault      = "sandbox.fault"
+	WithdrawalPrefix  = "withdrawal." // withdrawal.confirm, withdrawal.fail
 )
 
 // Record appends to the audit trail in the caller's transaction.

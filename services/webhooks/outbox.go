@@ -15,16 +15,19 @@ import (
 
 // Event types announced to merchants.
 const (
-	EventWithdrawalPending    = "withdrawal.pending"
-	EventWithdrawalProcessing = "withdrawal.processing"
-	EventWithdrawalConfirmed  = "withdrawal.confirmed"
-	EventWithdrawalFailed     = "withdrawal.failed"
-	EventWithdrawalCancelled  = "withdrawal.cancelled"
-	EventPing                 = "ping"
+	EventWithdrawalApprovalRequired = "withdrawal.approval_required"
+	EventWithdrawalPending          = "withdrawal.pending"
+	EventWithdrawalProcessing       = "withdrawal.processing"
+	EventWithdrawalConfirmed        = "withdrawal.confirmed"
+	EventWithdrawalFailed           = "withdrawal.failed"
+	EventWithdrawalCancelled        = "withdrawal.cancelled"
+	EventBatchCompleted             = "withdrawal_batch.completed"
+	EventPing                       = "ping"
 )
 
 // EventTypes are the events an endpoint can subscribe to.
-var EventTypes = []string{EventWithdrawalPending, EventWithdrawalProcessing, EventWithdrawalConfirmed, EventWithdrawalFailed, EventWithdrawalCancelled}
+var EventTypes = []string{EventWithdrawalApprovalRequired, EventWithdrawalPending, EventWithdrawalProcessing,
+	EventWithdrawalConfirmed, EventWithdrawalFailed, EventWithdrawalCancelled, EventBatchCompleted}
 
 // Queue is the River queue of deliveries, apart from the payout jobs, so a slow
 // receiver can only ever hold up other deliveries' workers.
@@ -40,7 +43,13 @@ func (DeliverArgs) Kind() string { return "webhook_deliver" }
 
 // NewEvent builds an event and its body: the exact bytes every delivery will send.
 func NewEvent(merchantID, eventType, subjectID string, data any, now time.Time) (models.WebhookEvent, error) {
-	evt := models.WebhookEvent{ID: ids.Event(), MerchantID: merchantID, Type: eventType, CreatedAt: now}
+	return EventWithID(ids.Event(), merchantID, eventType, subjectID, data, now)
+}
+
+// EventWithID is NewEvent with the event's id given: for the other form of an event
+// whose form is decided when it is written (at most one of them is).
+func EventWithID(id, merchantID, eventType, subjectID string, data any, now time.Time) (models.WebhookEvent, error) {
+	evt := models.WebhookEvent{ID: id, MerchantID: merchantID, Type: eventType, CreatedAt: now}
 	if subjectID != "" {
 		evt.SubjectID = &subjectID
 	}

@@ -30,6 +30,9 @@ type CreateInput struct {
 	Network        string          // optional
 	Metadata       json.RawMessage // optional JSON object
 	IdempotencyKey string          // optional
+	KeyID          string          // the API key asking, recorded as the creator
+	BatchRequestID string          // the mass payout it belongs to, if any
+	Reference      string          // its reference in that mass payout
 }
 
 // CreateResult is the withdrawal, and whether it is a replay of an earlier request with
@@ -49,7 +52,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (CreateResult, err
 	}
 	w, err := s.prepare(ctx, in)
 	if err == nil {
-		err = s.record(ctx, w)
+		err = s.record(ctx, &w)
 	}
 	if err == nil {
 		return CreateResult{Withdrawal: w.Withdrawal}, nil
@@ -117,22 +120,43 @@ func (s *Service) prepare(ctx context.Context, in CreateInput) (NewWithdrawal, e
 		key := in.IdempotencyKey
 		w.IdempotencyKey, w.RequestHash = &key, requestHash(in)
 	}
+	if in.KeyID != "" {
+		w.CreatedByKey = &in.KeyID
+	}
+	if in.BatchRequestID != "" {
+		w.BatchRequestID, w.Reference = &in.BatchRequestID, &in.Reference
+	}
 	evt, err := webhooks.NewEvent(w.MerchantID, webhooks.EventWithdrawalPending, w.ID, eventData(w), now)
 	if err != nil {
 		return NewWithdrawal{}, err
 	}
+	held := w
+	held.Status = models.StatusPendingApproval
+	heldEvt, err := webhooks.EventWithID(evt.ID, w.MerchantID, eventFor[held.Status], w.ID, eventData(held), now)
+	if err != nil {
+		return NewWithdrawal{}, err
+	}
 	return NewWithdrawal{Withdrawal: w, NormalizedAddress: address.Normalize(network.AddressFormat, w.Address),
-		Lock: ledger.Lock(w), Event: evt}, nil
+		Lock: ledger.Lock(w), Event: evt, Held: heldEvt}, nil
 }
 
 // record writes the withdrawal and turns its outcome into the request's answer.
-func (s *Service) record(ctx context.Context, w NewWithdrawal) error {
-	outcomes, err := s.recorder.Record(ctx, []NewWithdrawal{w})
+func (s *Service) record(ctx context.Context, w *NewWithdrawal) error {
+	outcomes, err := s.recorder.Record(ctx, []NewWithdrawal{*w})
 	if err != nil {
 		return err
 	}
-	switch o := outcomes[0]; o.Kind {
+	return outcomeError(w, outcomes[0])
+}
+
+// outcomeError is the error of a withdrawal that was not created; a created one is
+// updated with its hold, if an approval rule holds it.
+func outcomeError(w *NewWithdrawal, o Outcome) error {
+	switch o.Kind {
 	case Created:
+		if o.Hold != nil {
+			w.Status, w.ApprovalsRequired, w.ApprovalReason = models.StatusPendingApproval, o.Hold.Approvals, &o.Hold.Reason
+		}
 		return nil
 	case NotWhitelisted:
 		return services.ErrAddressNotWhitelisted
@@ -144,6 +168,8 @@ func (s *Service) record(ctx context.Context, w NewWithdrawal) error {
 		return &services.InsufficientBalanceError{Token: w.Token, Available: o.Available, Requested: w.Amount}
 	case KeyBound:
 		return errKeyBound
+	case ReferenceTaken:
+		return services.Invalid(services.CodeDuplicateReference, "reference", "reference %q is already used by another withdrawal", derefOr(w.Reference))
 	default:
 		return fmt.Errorf("create withdrawal: outcome %d", o.Kind)
 	}
@@ -199,4 +225,11 @@ func requestHash(in CreateInput) []byte {
 	canonical, _ := json.Marshal([]string{in.Token, in.Amount.String(), in.Address, in.Network, string(in.Metadata)})
 	sum := sha256.Sum256(canonical)
 	return sum[:]
+}
+
+func derefOr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -11,11 +11,12 @@ import (
 
 // eventFor is the webhook event announcing a withdrawal's arrival in a status.
 var eventFor = map[models.WithdrawalStatus]string{
-	models.StatusPending:    webhooks.EventWithdrawalPending,
-	models.StatusProcessing: webhooks.EventWithdrawalProcessing,
-	models.StatusConfirmed:  webhooks.EventWithdrawalConfirmed,
-	models.StatusFailed:     webhooks.EventWithdrawalFailed,
-	models.StatusCancelled:  webhooks.EventWithdrawalCancelled,
+	models.StatusPendingApproval: webhooks.EventWithdrawalApprovalRequired,
+	models.StatusPending:         webhooks.EventWithdrawalPending,
+	models.StatusProcessing:      webhooks.EventWithdrawalProcessing,
+	models.StatusConfirmed:       webhooks.EventWithdrawalConfirmed,
+	models.StatusFailed:          webhooks.EventWithdrawalFailed,
+	models.StatusCancelled:       webhooks.EventWithdrawalCancelled,
 }
 
 // eventData is the "data" of a withdrawal event, in the shapes of DCE Pay's examples:
@@ -37,6 +38,9 @@ func eventData(w models.Withdrawal) map[string]any {
 		"netAmount": models.FormatAmount(w.NetAmount),
 		"createdAt": eventTime(w.CreatedAt),
 		"metadata":  metadata,
+	}
+	if w.BatchRequestID != nil {
+		data["batchRequestId"], data["reference"] = *w.BatchRequestID, *w.Reference
 	}
 	switch w.Status {
 	case models.StatusProcessing:

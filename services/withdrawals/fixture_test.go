@@ -62,7 +62,7 @@ func newFixture(t testing.TB) fixture {
 
 // with is the withdrawal use cases over another recorder.
 func (f fixture) with(r withdrawals.Recorder) *withdrawals.Service {
-	return withdrawals.New(f.tx, f.clock, f.prices, f.validator, r, f.lifecycle, 5*time.Minute)
+	return withdrawals.New(f.tx, f.clock, f.prices, f.validator, r, f.lifecycle, 5*time.Minute, 72*time.Hour)
 }
 
 // merchant creates a merchant funded with USDT ("" for none).

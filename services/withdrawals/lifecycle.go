@@ -17,8 +17,9 @@ import (
 // transitions is the whole withdrawal state machine (docs/ARCHITECTURE.md). Terminal
 // states have no entry, so nothing ever leaves them.
 var transitions = map[models.WithdrawalStatus][]models.WithdrawalStatus{
-	models.StatusPending:    {models.StatusProcessing, models.StatusCancelled, models.StatusFailed},
-	models.StatusProcessing: {models.StatusConfirmed, models.StatusFailed},
+	models.StatusPendingApproval: {models.StatusPending, models.StatusCancelled, models.StatusFailed},
+	models.StatusPending:         {models.StatusProcessing, models.StatusCancelled, models.StatusFailed},
+	models.StatusProcessing:      {models.StatusConfirmed, models.StatusFailed},
 }
 
 // Change is one requested status change and the facts that come with it.
@@ -47,7 +48,7 @@ func NewLifecycle(l *ledger.Ledger, o *webhooks.Outbox) *Lifecycle {
 //   - a guarded update (WHERE id IN ... AND status = <from>): if any of them moved
 //     meanwhile, nothing changes and the caller gets INVALID_STATE;
 //   - the journal each one implies (ledger.Apply moves the balances by it):
-//     pending -> processing   no money moves
+//     -> pending | processing no money moves (the amount stays locked)
 //     -> cancelled | failed   release: pending -> available
 //     -> confirmed            settle: pending -> external payouts (net) + platform fees (fee)
 //   - the webhook event announcing each change, with its deliveries.
@@ -139,10 +140,18 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 	if err := l.ledger.Apply(ctx, tx, journals); err != nil {
 		return err
 	}
+	if c.To.Terminal() {
+		completed, err := l.completeBatches(ctx, tx.DB, ws, now)
+		if err != nil {
+			return err
+		}
+		events = append(events, completed...)
+	}
 	return l.outbox.Write(ctx, tx, events, "")
 }
 
-// Cancel moves a pending withdrawal to cancelled and returns its amount to available.
+// Cancel moves a withdrawal that is pending or waiting for approval to cancelled and
+// returns its amount to available.
 func (s *Service) Cancel(ctx context.Context, merchantID, id string) (models.Withdrawal, error) {
 	var w models.Withdrawal
 	err := s.db.Transaction(ctx, func(tx *dbtx.Tx) error {
@@ -153,9 +162,9 @@ func (s *Service) Cancel(ctx context.Context, merchantID, id string) (models.Wit
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("withdrawal %s: %w", id, services.ErrNotFound)
 		}
-		if w.Status != models.StatusPending {
+		if w.Status != models.StatusPending && w.Status != models.StatusPendingApproval {
 			return &services.InvalidStateError{ID: w.ID, Status: string(w.Status),
-				Message: fmt.Sprintf("Withdrawal %s is %s; only pending withdrawals can be cancelled", w.ID, w.Status)}
+				Message: fmt.Sprintf("Withdrawal %s is %s; only pending or pending_approval withdrawals can be cancelled", w.ID, w.Status)}
 		}
 		return s.lifecycle.Apply(ctx, tx, []*models.Withdrawal{&w}, Change{To: models.StatusCancelled, Actor: "merchant"}, s.clock.Now())
 	})

@@ -23,6 +23,9 @@ type NewWithdrawal struct {
 	NormalizedAddress string              // as the whitelist keeps addresses
 	Lock              ledger.Journal      // available -> pending
 	Event             models.WebhookEvent // withdrawal.pending
+	// Held is Event's other form, withdrawal.approval_required with the same id, written
+	// instead when an approval rule holds the withdrawal (approval_hold, migrations/00015).
+	Held models.WebhookEvent
 }
 
 // OutcomeKind is what recording did with one withdrawal.
@@ -35,6 +38,7 @@ const (
 	KeyBound                              // its idempotency key is bound to another withdrawal; nothing written
 	Insufficient                          // the available balance did not cover it; nothing written
 	LimitExceeded                         // it would break one of the merchant's limits; nothing written
+	ReferenceTaken                        // its reference is another withdrawal's; nothing written
 )
 
 // Outcome is one withdrawal's outcome.
@@ -42,6 +46,13 @@ type Outcome struct {
 	Kind      OutcomeKind
 	Available decimal.Decimal // the balance it did not fit in (Insufficient)
 	Breach    *Breach         // the limit it would break (LimitExceeded)
+	Hold      *Hold           // why it waits for approval (Created as pending_approval)
+}
+
+// Hold is why a new withdrawal waits for approval, and how many it needs.
+type Hold struct {
+	Approvals int
+	Reason    string // amount or new_address
 }
 
 // Breach is a limit a withdrawal would break: per_withdrawal, per_day or per_week, the
@@ -56,7 +67,12 @@ type Breach struct {
 // event written, all in one transaction, and each gets its own outcome.
 type Recorder interface {
 	Record(ctx context.Context, ws []NewWithdrawal) ([]Outcome, error)
+	RecordBatch(ctx context.Context, b models.BatchRequest, ws []NewWithdrawal) ([]Outcome, error)
 }
+
+// ErrBatchIncomplete: a batch request's transaction was rolled back because an item
+// was not recorded; the outcomes say which and why.
+var ErrBatchIncomplete = errors.New("batch request not recorded whole")
 
 // PipelineRecorder is the Recorder: statements sent together, one round trip and one
 // commit per call. The first writes the withdrawals, the second locks their balances,
@@ -79,27 +95,14 @@ func NewPipelineRecorder(db *dbtx.DB, l *ledger.Ledger, o *webhooks.Outbox) *Pip
 // order, each while the balance still covers it, as they would have been had they come
 // alone.
 func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Outcome, error) {
-	verdicts, err := r.write(ctx, ws)
+	verdicts, err := r.write(ctx, ws, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Outcome, len(ws))
 	var again []int
 	for i, v := range verdicts {
-		switch {
-		case v.frozen:
-			out[i] = Outcome{Kind: Frozen}
-		case !v.allowed:
-			out[i] = Outcome{Kind: NotWhitelisted}
-		case !v.inserted:
-			out[i] = Outcome{Kind: KeyBound}
-		case v.locked:
-			out[i] = Outcome{Kind: Created}
-		case len(ws) == 1 && v.breach != nil:
-			out[i] = Outcome{Kind: LimitExceeded, Breach: v.breach}
-		case len(ws) == 1:
-			out[i] = Outcome{Kind: Insufficient, Available: v.available}
-		default:
+		if out[i] = v.outcome(len(ws) == 1); out[i].Kind == 0 {
 			again = append(again, i)
 		}
 	}
@@ -113,25 +116,73 @@ func (r *PipelineRecorder) Record(ctx context.Context, ws []NewWithdrawal) ([]Ou
 	return out, nil
 }
 
+// RecordBatch records a batch request and its withdrawals in one transaction, all of
+// them or, with ErrBatchIncomplete, none: the outcomes then say which were refused
+// (their kinds) and which would have been created (Created). Every withdrawal of ws
+// carries the request's id.
+func (r *PipelineRecorder) RecordBatch(ctx context.Context, b models.BatchRequest, ws []NewWithdrawal) ([]Outcome, error) {
+	verdicts, err := r.write(ctx, ws, &b)
+	var incomplete *pgconn.PgError
+	if err != nil && !(errors.As(err, &incomplete) && incomplete.Code == "WB001") {
+		return nil, err
+	}
+	out := make([]Outcome, len(ws))
+	for i, v := range verdicts {
+		out[i] = v.outcome(true) // a balance refuses the request's withdrawals together
+	}
+	if err != nil {
+		return out, ErrBatchIncomplete
+	}
+	return out, nil
+}
+
 // verdict is what the pipeline did with one withdrawal.
 type verdict struct {
 	frozen    bool            // the merchant's payouts are frozen
 	allowed   bool            // by the whitelist
-	inserted  bool            // allowed, and its key was free
+	taken     bool            // its reference is another withdrawal's
+	inserted  bool            // allowed, and its key and reference were free
+	hold      *Hold           // inserted as pending_approval
 	locked    bool            // inserted, and its balance covered every inserted withdrawal of ws in it
 	available decimal.Decimal // its balance before, when it did not
 	breach    *Breach         // the limit its balance's withdrawals would break, when they would
 }
 
-// write sends the pipeline and returns each withdrawal's verdict, in order.
-func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]verdict, error) {
+// outcome is the verdict's outcome. Refused by its balance together with others (not
+// alone), it has none: alone it might have fitted.
+func (v verdict) outcome(alone bool) Outcome {
+	switch {
+	case v.frozen:
+		return Outcome{Kind: Frozen}
+	case !v.allowed:
+		return Outcome{Kind: NotWhitelisted}
+	case v.taken:
+		return Outcome{Kind: ReferenceTaken}
+	case !v.inserted:
+		return Outcome{Kind: KeyBound}
+	case v.locked:
+		return Outcome{Kind: Created, Hold: v.hold}
+	case alone && v.breach != nil:
+		return Outcome{Kind: LimitExceeded, Breach: v.breach}
+	case alone:
+		return Outcome{Kind: Insufficient, Available: v.available}
+	}
+	return Outcome{}
+}
+
+// write sends the pipeline and returns each withdrawal's verdict, in order. With b, the
+// batch request is written first and the transaction fails (WB001) unless every
+// withdrawal was recorded; the verdicts are returned with that error.
+func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *models.BatchRequest) ([]verdict, error) {
 	var c columns
 	var events webhooks.EventColumns
+	var heldTypes, heldPayloads []string
 	journals := make([]ledger.Journal, len(ws))
 	merchants := make([]string, len(ws))
 	for i, w := range ws {
 		c.add(i, w)
 		events.Add(w.Event)
+		heldTypes, heldPayloads = append(heldTypes, w.Held.Type), append(heldPayloads, string(w.Held.Payload))
 		journals[i], merchants[i] = w.Lock, w.MerchantID
 	}
 	locks, err := ledger.ColumnsOf(journals)
@@ -148,39 +199,58 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 	// compiling).
 	p.Execute(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
 	                       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`)
+	if b != nil {
+		p.Execute(ctx, `
+			INSERT INTO withdrawal_batch_requests (id, merchant_id, mode, idempotency_key, request_hash, items_received,
+				items_created, outcomes, created_by_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			b.ID, b.MerchantID, b.Mode, b.IdempotencyKey, b.RequestHash, b.ItemsReceived, len(ws), string(b.Outcomes), b.CreatedByKey, b.CreatedAt)
+	}
 
 	// The withdrawals admitted (not frozen, allowed by the whitelist: their one
-	// definition, admission_verdicts in migrations/00013), and
+	// definition, admission_verdicts in migrations/00013), each as pending or, when an
+	// approval rule holds it (approval_hold, migrations/00015), pending_approval, and
 	// each item's verdict. A key already bound (by an earlier request, a concurrent one
-	// that committed first, or an earlier item here) keeps its item out. Rows go in
-	// merchant, then key order, so two pipelines waiting on each other's keys cannot
-	// deadlock; no balance is locked yet.
+	// that committed first, or an earlier item here), or a reference already used, keeps
+	// its item out. Rows go in merchant, then key order, so two pipelines waiting on each
+	// other's keys cannot deadlock; no balance is locked yet.
 	p.Query(`
 		WITH x AS MATERIALIZED (
-			SELECT x.*, v.frozen, v.allowed
+			SELECT x.*, v.frozen, v.allowed, h.approvals, h.reason,
+			       EXISTS (SELECT 1 FROM withdrawals t WHERE t.merchant_id = x.merchant_id AND t.reference = x.reference) AS taken
 			  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::numeric[], $7::text[]::numeric[],
 			              $8::text[]::numeric[], $9::text[]::numeric[], $10::text[]::numeric[], $11::text[]::numeric[], $12::text[],
-			              $13::text[], $14::text[]::json[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[])
+			              $13::text[], $14::text[]::json[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[],
+			              $19::text[], $20::text[], $21::text[])
 			       WITH ORDINALITY AS x(i, id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
 			            fee_total, net_amount, address, normalized_address, metadata, idempotency_key, request_hash, created_at,
-			            estimated_completion, ord)
-			  JOIN admission_verdicts($3::text[], $4::text[], $5::text[], $13::text[], $17::timestamptz[]) v USING (ord)),
+			            estimated_completion, created_by_key, batch_request_id, reference, ord)
+			  JOIN admission_verdicts($3::text[], $4::text[], $5::text[], $13::text[], $17::timestamptz[]) v USING (ord)
+			  LEFT JOIN LATERAL approval_hold(x.merchant_id, x.token, x.network, x.normalized_address, x.amount, x.created_at) h ON true),
 		inserted AS (
 			INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount,
-				fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion)
+				fee_total, net_amount, address, status, metadata, idempotency_key, request_hash, created_at, updated_at, estimated_completion,
+				normalized_address, created_by_key, approvals_required, approval_reason, batch_request_id, reference)
 			SELECT id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount, fee_total, net_amount,
-			       address, 'pending', metadata, idempotency_key, request_hash, created_at, created_at, estimated_completion
-			  FROM x WHERE allowed AND NOT frozen
+			       address, CASE WHEN approvals IS NULL THEN 'pending' ELSE 'pending_approval' END, metadata, idempotency_key,
+			       request_hash, created_at, created_at, estimated_completion,
+			       normalized_address, created_by_key, COALESCE(approvals, 0), reason, batch_request_id, reference
+			  FROM x WHERE allowed AND NOT frozen AND NOT taken
 			 ORDER BY merchant_id, idempotency_key, i
 			ON CONFLICT (merchant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id)
-		SELECT x.i, x.frozen, x.allowed, i.id IS NOT NULL FROM x LEFT JOIN inserted i ON i.id = x.id`,
+		SELECT x.i, x.frozen, x.allowed, x.taken, i.id IS NOT NULL, x.approvals, x.reason FROM x LEFT JOIN inserted i ON i.id = x.id`,
 		c.args(), func(rows pgx.Rows) error {
 			for rows.Next() {
 				var i int
 				var v verdict
-				if err := rows.Scan(&i, &v.frozen, &v.allowed, &v.inserted); err != nil {
+				var approvals *int
+				var reason *string
+				if err := rows.Scan(&i, &v.frozen, &v.allowed, &v.taken, &v.inserted, &approvals, &reason); err != nil {
 					return err
+				}
+				if approvals != nil && reason != nil {
+					v.hold = &Hold{Approvals: *approvals, Reason: *reason}
 				}
 				verdicts[i] = v
 			}
@@ -207,14 +277,15 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 	args = append(args, events.Args()...)                            // $16-$21
 	deliveries, deliveryArgs := r.outbox.Deliveries(len(args)+1, "") // $22-$26
 	args = append(args, deliveryArgs...)
-	args = append(args, c.ids, c.networks) // $27-$28
+	args = append(args, c.ids, c.networks, heldTypes, heldPayloads) // $27-$30
 	locked := map[[2]string]balanceLock{}
 	p.Query(`
 		WITH lock AS MATERIALIZED (
-			SELECT j.*, (SELECT true FROM withdrawals w WHERE w.id = j.withdrawal_id) IS NOT NULL AS inserted
+			SELECT j.*, s.status, s.status IS NOT NULL AS inserted
 			  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 			              $8::timestamptz[], $9::text[]::numeric[], $10::text[]::numeric[])
-			       AS j(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)),
+			       AS j(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)
+			  LEFT JOIN LATERAL (SELECT w.status FROM withdrawals w WHERE w.id = j.withdrawal_id) s ON true),
 		want AS (
 			SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at,
 			       array_agg(pending) AS amounts
@@ -242,13 +313,16 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 			 WHERE w.id = ANY (ARRAY(SELECT l.withdrawal_id FROM lock l WHERE l.inserted
 			                          AND NOT EXISTS (SELECT 1 FROM fits f WHERE f.merchant_id = l.merchant_id AND f.token = l.token)))),
 		count_deltas AS (
-			SELECT l.merchant_id, l.token, w.network, 'pending' AS status, 1 AS delta
+			SELECT l.merchant_id, l.token, w.network, l.status, 1 AS delta
 			  FROM locked l JOIN unnest($27::text[], $28::text[]) AS w(id, network) ON w.id = l.withdrawal_id),
 		`+countsSQL+`,
 		events AS (
 			INSERT INTO webhook_events (id, merchant_id, type, subject_id, payload, created_at)
-			SELECT ev.* FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[]::json[], $21::timestamptz[])
-			                 AS ev(id, merchant_id, type, subject_id, payload, created_at)
+			SELECT ev.id, ev.merchant_id, CASE WHEN l.status = 'pending' THEN ev.type ELSE ev.held_type END, ev.subject_id,
+			       CASE WHEN l.status = 'pending' THEN ev.payload ELSE ev.held_payload END, ev.created_at
+			  FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[]::json[], $21::timestamptz[],
+			              $29::text[], $30::text[]::json[])
+			       AS ev(id, merchant_id, type, subject_id, payload, created_at, held_type, held_payload)
 			  JOIN locked l ON l.withdrawal_id = ev.subject_id
 			RETURNING id, merchant_id, type, created_at),
 		`+deliveries+`
@@ -277,16 +351,21 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal) ([]ver
 			return nil
 		})
 	r.ledger.Moved(&p, merchants...)
-	if err := r.db.Send(ctx, &p); err != nil {
+	if b != nil {
+		p.Execute(ctx, `SELECT batch_incomplete($1, $2)`, b.ID, len(ws))
+	}
+	err = r.db.Send(ctx, &p)
+	if err != nil && b == nil {
 		return nil, err
 	}
+	// A batch request's verdicts were read before its last statement failed.
 	for i, w := range ws {
 		if v := &verdicts[i]; v.inserted {
 			l := locked[[2]string{w.MerchantID, w.Token}]
 			v.locked, v.available, v.breach = l.fits, l.available, l.breach
 		}
 	}
-	return verdicts, nil
+	return verdicts, err
 }
 
 // balanceLock is what the second statement found of one balance.
@@ -301,7 +380,7 @@ type columns struct {
 	items                                                          []int
 	ids, merchants, tokens, networks, addresses, normalized        []string
 	amounts, feeBases, feeRates, feeMarkups, feeTotals, netAmounts []string
-	metadata, keys                                                 []*string
+	metadata, keys, createdBy, batches, references                 []*string
 	hashes                                                         [][]byte
 	createdAt, estimated                                           []time.Time
 }
@@ -319,11 +398,13 @@ func (c *columns) add(i int, w NewWithdrawal) {
 	}
 	c.metadata, c.keys, c.hashes = append(c.metadata, metadata), append(c.keys, w.IdempotencyKey), append(c.hashes, w.RequestHash)
 	c.createdAt, c.estimated = append(c.createdAt, w.CreatedAt), append(c.estimated, w.EstimatedCompletion)
+	c.createdBy, c.batches, c.references = append(c.createdBy, w.CreatedByKey), append(c.batches, w.BatchRequestID), append(c.references, w.Reference)
 }
 
 func (c *columns) args() []any {
 	return []any{c.items, c.ids, c.merchants, c.tokens, c.networks, c.amounts, c.feeBases, c.feeRates, c.feeMarkups,
-		c.feeTotals, c.netAmounts, c.addresses, c.normalized, c.metadata, c.keys, c.hashes, c.createdAt, c.estimated}
+		c.feeTotals, c.netAmounts, c.addresses, c.normalized, c.metadata, c.keys, c.hashes, c.createdAt, c.estimated,
+		c.createdBy, c.batches, c.references}
 }
 
 // Grouped is a Recorder whose single records, made concurrently, share one Record of
@@ -360,6 +441,11 @@ func (g *Grouped) Record(ctx context.Context, ws []NewWithdrawal) ([]Outcome, er
 	}
 	o, err := g.group.Do(ws[0])
 	return []Outcome{o}, err
+}
+
+// RecordBatch records a batch request directly: it is a group of its own.
+func (g *Grouped) RecordBatch(ctx context.Context, b models.BatchRequest, ws []NewWithdrawal) ([]Outcome, error) {
+	return g.recorder.RecordBatch(ctx, b, ws)
 }
 
 // Close writes what is queued and stops the group writers.

@@ -23,12 +23,14 @@ type Service struct {
 	// batchInterval is how often the payout batcher runs; it feeds the
 	// estimatedCompletion of new withdrawals.
 	batchInterval time.Duration
+	// approvalTTL is how long a withdrawal may wait for approval before it expires.
+	approvalTTL time.Duration
 }
 
 // New wires the withdrawal use cases. recorder writes new withdrawals: a Recorder, or
 // the Grouped one over it.
 func New(db *dbtx.DB, clock services.Clock, p *pricing.Service, addresses *address.Validator, recorder Recorder,
-	lifecycle *Lifecycle, batchInterval time.Duration) *Service {
+	lifecycle *Lifecycle, batchInterval, approvalTTL time.Duration) *Service {
 	return &Service{db: db, clock: clock, pricing: p, addresses: addresses, recorder: recorder, lifecycle: lifecycle,
-		batchInterval: batchInterval}
+		batchInterval: batchInterval, approvalTTL: approvalTTL}
 }
