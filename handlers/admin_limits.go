@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
-	"github.com/paycore/withdrawals/models"
 	"github.com/paycore/withdrawals/services/policies"
 )
 
@@ -22,15 +21,8 @@ type limitDTO struct {
 }
 
 func limitOf(l policies.Limit) limitDTO {
-	amount := func(d *decimal.Decimal) *string {
-		if d == nil {
-			return nil
-		}
-		s := models.FormatAmount(*d)
-		return &s
-	}
-	return limitDTO{MerchantID: l.MerchantID, Token: l.Token, PerWithdrawal: amount(l.PerWithdrawal), PerDay: amount(l.PerDay),
-		PerWeek: amount(l.PerWeek), UpdatedAt: timestamp(l.UpdatedAt), UpdatedBy: l.UpdatedBy}
+	return limitDTO{MerchantID: l.MerchantID, Token: l.Token, PerWithdrawal: optionalAmount(l.PerWithdrawal), PerDay: optionalAmount(l.PerDay),
+		PerWeek: optionalAmount(l.PerWeek), UpdatedAt: timestamp(l.UpdatedAt), UpdatedBy: l.UpdatedBy}
 }
 
 // listLimits: GET /api/admin/limits[?merchantId=], the defaults first.

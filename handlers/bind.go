@@ -38,16 +38,24 @@ func newValidator() *validator.Validate {
 // bindJSON decodes a JSON body strictly: application/json only, one object, no unknown
 // fields, bounded size, numbers kept as text; then runs the struct's validate tags.
 func (s *Server) bindJSON(c echo.Context, dst any) error {
+	return s.bindJSONUpTo(c, dst, maxBodyBytes)
+}
+
+// maxBatchBodyBytes bounds a mass payout's body: 1,000 items of about 2 KB each.
+const maxBatchBodyBytes = 2 << 20
+
+// bindJSONUpTo is bindJSON with a body of up to limit bytes.
+func (s *Server) bindJSONUpTo(c echo.Context, dst any, limit int64) error {
 	req := c.Request()
 	mediaType, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || mediaType != echo.MIMEApplicationJSON {
 		return newAPIError(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return newAPIError(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "Request body exceeds %d bytes", maxBodyBytes)
+			return newAPIError(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "Request body exceeds %d bytes", limit)
 		}
 		return badRequest("", "Could not read the request body")
 	}
@@ -111,9 +119,11 @@ func checkJSONShape(body []byte, schema *objectSchema) error {
 				f.schema = schema
 			case top != nil && top.object:
 				f.under = top.key
-				if f.object && top.schema != nil {
+				if top.schema != nil { // an array's schema is its elements'
 					f.schema = top.schema.fields[string(top.key)]
 				}
+			case top != nil && f.object: // an element of an array
+				f.schema = top.schema
 			}
 			stack = append(stack, f)
 		case '}', ']':
@@ -237,7 +247,10 @@ func schemaOf(t reflect.Type) *objectSchema {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Kind() != reflect.Struct || t == reflect.TypeOf(json.RawMessage{}) {
+	if t != nil && t.Kind() == reflect.Slice && t != reflect.TypeOf(json.RawMessage{}) {
+		return schemaOf(t.Elem()) // the schema of its elements
+	}
+	if t == nil || t.Kind() != reflect.Struct {
 		return nil
 	}
 	if s, ok := schemas.Load(t); ok {

@@ -90,6 +90,10 @@ type withdrawalDTO struct {
 	BatchID             *string         `json:"batchId"`
 	TxHash              *string         `json:"txHash"`
 	FailureReason       *string         `json:"failureReason"`
+	ApprovalsRequired   int             `json:"approvalsRequired"`
+	ApprovalReason      *string         `json:"approvalReason"`
+	BatchRequestID      *string         `json:"batchRequestId"`
+	Reference           *string         `json:"reference"`
 	CreatedAt           string          `json:"createdAt"`
 	UpdatedAt           string          `json:"updatedAt"`
 	EstimatedCompletion string          `json:"estimatedCompletion"`
@@ -115,6 +119,7 @@ func withdrawalOf(w models.Withdrawal) withdrawalDTO {
 			MarkupAmount: w.FeeMarkupAmount, TotalFee: w.FeeTotal, Net: w.NetAmount,
 		}),
 		BatchID: w.BatchID, TxHash: w.TxHash, FailureReason: w.FailureReason,
+		ApprovalsRequired: w.ApprovalsRequired, ApprovalReason: w.ApprovalReason, BatchRequestID: w.BatchRequestID, Reference: w.Reference,
 		CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt),
 		EstimatedCompletion: timestamp(w.EstimatedCompletion),
 		ProcessingAt:        optionalTimestamp(w.ProcessingAt),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paycore/withdrawals/internal/recovered"
 	"github.com/paycore/withdrawals/services"
+	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
 // apiError is the contract's error body (openapi.yaml: Error).
@@ -19,6 +20,8 @@ type apiError struct {
 	Message    string        `json:"message"`
 	StatusCode int           `json:"statusCode"`
 	Details    []errorDetail `json:"details,omitempty"`
+	// Items are a refused mass payout's items and their problems (BATCH_REJECTED).
+	Items []withdrawals.ItemOutcome `json:"items,omitempty"`
 }
 
 type errorDetail struct {
@@ -74,6 +77,7 @@ func toAPIError(err error) *apiError {
 		insufficient *services.InsufficientBalanceError
 		limit        *services.LimitExceededError
 		state        *services.InvalidStateError
+		rejected     *withdrawals.BatchRejectedError
 		conflict     *services.ConflictError
 		httpErr      *echo.HTTPError
 	)
@@ -91,6 +95,10 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &limit):
 		e := newAPIError(http.StatusBadRequest, "LIMIT_EXCEEDED", "%s", limit.Error())
 		e.Details = []errorDetail{{Field: "amount", Issue: fmt.Sprintf("%s limit %s %s, remaining %s %s", limit.Kind, limit.Limit, limit.Token, limit.Remaining, limit.Token)}}
+		return e
+	case errors.As(err, &rejected):
+		e := newAPIError(http.StatusBadRequest, "BATCH_REJECTED", "%s", rejected.Message)
+		e.Items = rejected.Items
 		return e
 	case errors.As(err, &state):
 		return newAPIError(http.StatusConflict, "INVALID_STATE", "%s", state.Message)

@@ -18,13 +18,13 @@ func listQuery(c echo.Context) listParams {
 	return listParams{
 		Status: c.QueryParam("status"), Token: c.QueryParam("token"), Network: c.QueryParam("network"),
 		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
-		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"),
+		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"), BatchRequest: c.QueryParam("batchRequest"),
 	}
 }
 
 // listParams is a listing's query string, as received.
 type listParams struct {
-	Status, Token, Network, Limit, Offset, Page, StartDate, EndDate string
+	Status, Token, Network, Limit, Offset, Page, StartDate, EndDate, BatchRequest string
 }
 
 const (
@@ -54,6 +54,12 @@ func parseListFilter(q listParams) (withdrawals.Filter, error) {
 		f.Network = strings.ToLower(q.Network)
 		if len(f.Network) > 32 || strings.ContainsFunc(f.Network, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' }) {
 			return f, badRequest("network", "network must be a network name such as ethereum or tron")
+		}
+	}
+	if q.BatchRequest != "" {
+		f.BatchRequestID = q.BatchRequest
+		if len(f.BatchRequestID) > 64 || strings.ContainsFunc(f.BatchRequestID, func(r rune) bool { return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' }) {
+			return f, badRequest("batchRequest", "batchRequest must be a mass payout's id such as wbr_...")
 		}
 	}
 	var err error

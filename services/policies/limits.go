@@ -1,12 +1,13 @@
-// Package policies holds the rules an admin sets on payouts beyond fees: velocity limits
-// per merchant and token (with a platform default). The limits are enforced where
-// withdrawals are recorded, by SQL (limit_breach, migrations/00014), with the balance
-// locked; this package sets and reads them.
+// Package policies holds the rules an admin sets on payouts beyond fees, per merchant
+// and token with a platform default: velocity limits and approval rules. Both are
+// enforced where withdrawals are recorded, by SQL (limit_breach, migrations/00014, with
+// the balance locked; approval_hold, migrations/00015); this package sets and reads them.
 package policies
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -62,42 +63,68 @@ func (s *Service) Set(ctx context.Context, l Limit, actor string) (Limit, error)
 		l.MerchantID = nil
 	}
 	l.UpdatedAt, l.UpdatedBy = s.clock.Now(), actor
-	err = s.db.Transaction(ctx, func(tx *dbtx.Tx) error {
-		if l.MerchantID != nil {
+	err = replace(ctx, s, l.MerchantID, l.Token, &l, actor, l.UpdatedAt, audit.LimitSet, "payout_limit")
+	return l, err
+}
+
+// RemoveLimits deletes a token's limits for a merchant (the platform's default applies
+// again), or with merchantID empty the default, and records it.
+func (s *Service) RemoveLimits(ctx context.Context, merchantID, token, actor string) error {
+	return replace[Limit](ctx, s, merchantScope(merchantID), strings.ToUpper(token), nil, actor, s.clock.Now(), audit.LimitSet, "payout_limit")
+}
+
+// merchantScope is a merchant's id as a scope: nil for the platform's default.
+func merchantScope(merchantID string) *string {
+	if merchantID == "" {
+		return nil
+	}
+	return &merchantID
+}
+
+// replace makes row the rules of a table (T's) for a merchant (nil: the default) and
+// token, or with row nil deletes the merchant's own, and records the change with the
+// old and new values, in one transaction.
+func replace[T any](ctx context.Context, s *Service, merchantID *string, token string, row *T, actor string, now time.Time, action, targetType string) error {
+	return s.db.Transaction(ctx, func(tx *dbtx.Tx) error {
+		if merchantID != nil {
 			var n int64
-			if err := tx.Raw(`SELECT count(*) FROM merchants WHERE id = ?`, *l.MerchantID).Scan(&n).Error; err != nil {
+			if err := tx.Raw(`SELECT count(*) FROM merchants WHERE id = ?`, *merchantID).Scan(&n).Error; err != nil {
 				return err
 			}
 			if n == 0 {
-				return fmt.Errorf("merchant %s: %w", *l.MerchantID, services.ErrNotFound)
+				return fmt.Errorf("merchant %s: %w", *merchantID, services.ErrNotFound)
 			}
 		}
-		var old []Limit
-		if err := scope(tx.DB, l.MerchantID, l.Token).Find(&old).Error; err != nil {
-			return fmt.Errorf("read limits: %w", err)
+		var old []T
+		if err := scope[T](tx.DB, merchantID, token).Find(&old).Error; err != nil {
+			return fmt.Errorf("read %s: %w", targetType, err)
 		}
-		if err := scope(tx.DB, l.MerchantID, l.Token).Delete(&Limit{}).Error; err != nil {
-			return fmt.Errorf("replace limits: %w", err)
+		if err := scope[T](tx.DB, merchantID, token).Delete(new(T)).Error; err != nil {
+			return fmt.Errorf("replace %s: %w", targetType, err)
 		}
-		if err := tx.Create(&l).Error; err != nil {
-			return fmt.Errorf("save limits: %w", err)
+		if row == nil && len(old) == 0 {
+			return fmt.Errorf("%s of %s: %w", targetType, token, services.ErrNotFound)
+		}
+		if row != nil {
+			if err := tx.Create(row).Error; err != nil {
+				return fmt.Errorf("save %s: %w", targetType, err)
+			}
 		}
 		var oldValue any
 		if len(old) == 1 {
 			oldValue = old[0]
 		}
-		target := "default:" + l.Token
-		if l.MerchantID != nil {
-			target = *l.MerchantID + ":" + l.Token
+		target := "default:" + token
+		if merchantID != nil {
+			target = *merchantID + ":" + token
 		}
-		return audit.Record(tx.DB, actor, audit.LimitSet, "payout_limit", target, map[string]any{"old": oldValue, "new": l}, l.UpdatedAt)
+		return audit.Record(tx.DB, actor, action, targetType, target, map[string]any{"old": oldValue, "new": row}, now)
 	})
-	return l, err
 }
 
-// scope selects the row of one merchant (nil: the default) and token.
-func scope(db *gorm.DB, merchantID *string, token string) *gorm.DB {
-	q := db.Model(&Limit{}).Where("token = ?", token)
+// scope selects the row of T's table of one merchant (nil: the default) and token.
+func scope[T any](db *gorm.DB, merchantID *string, token string) *gorm.DB {
+	q := db.Model(new(T)).Where("token = ?", token)
 	if merchantID == nil {
 		return q.Where("merchant_id IS NULL")
 	}
@@ -107,13 +134,18 @@ func scope(db *gorm.DB, merchantID *string, token string) *gorm.DB {
 // List returns the defaults and every merchant's own limits (or one merchant's, with
 // the defaults), defaults first.
 func (s *Service) List(ctx context.Context, merchantID string) ([]Limit, error) {
+	return list[Limit](ctx, s, merchantID)
+}
+
+// list returns T's rows: the defaults, then every merchant's (or one merchant's).
+func list[T any](ctx context.Context, s *Service, merchantID string) ([]T, error) {
 	q := s.db.Gorm(ctx).Order("merchant_id NULLS FIRST, token")
 	if merchantID != "" {
 		q = q.Where("merchant_id IS NULL OR merchant_id = ?", merchantID)
 	}
-	out := []Limit{}
+	out := []T{}
 	if err := q.Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list limits: %w", err)
+		return nil, fmt.Errorf("list: %w", err)
 	}
 	return out, nil
 }

@@ -66,7 +66,7 @@ type ItemOutcome struct {
 
 // ItemError is an item's refusal, in the contract's error format.
 type ItemError struct {
-	Code    string `json:"code"`
+	Code    string `json:"error"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
 }
@@ -469,4 +469,17 @@ func (l *Lifecycle) completeBatches(ctx context.Context, tx *gorm.DB, ws []*mode
 		events = append(events, evt)
 	}
 	return events, nil
+}
+
+// BatchWithdrawals returns a mass payout's withdrawals by id.
+func (s *Service) BatchWithdrawals(ctx context.Context, id string) (map[string]models.Withdrawal, error) {
+	var ws []models.Withdrawal
+	if err := s.db.Gorm(ctx).Where("batch_request_id = ?", id).Find(&ws).Error; err != nil {
+		return nil, fmt.Errorf("batch withdrawals: %w", err)
+	}
+	out := make(map[string]models.Withdrawal, len(ws))
+	for _, w := range ws {
+		out[w.ID] = w
+	}
+	return out, nil
 }

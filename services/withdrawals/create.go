@@ -169,7 +169,7 @@ func outcomeError(w *NewWithdrawal, o Outcome) error {
 	case KeyBound:
 		return errKeyBound
 	case ReferenceTaken:
-		return services.Invalid(services.CodeDuplicateReference, "reference", "reference %q is already used by another withdrawal", derefOr(w.Reference))
+		return services.Invalid(services.CodeDuplicateReference, "reference", "reference %q is already used by another withdrawal", *w.Reference)
 	default:
 		return fmt.Errorf("create withdrawal: outcome %d", o.Kind)
 	}
@@ -225,11 +225,4 @@ func requestHash(in CreateInput) []byte {
 	canonical, _ := json.Marshal([]string{in.Token, in.Amount.String(), in.Address, in.Network, string(in.Metadata)})
 	sum := sha256.Sum256(canonical)
 	return sum[:]
-}
-
-func derefOr(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -40,10 +40,12 @@ type Filter struct {
 	Status     models.WithdrawalStatus
 	Token      string
 	Network    string
-	Since      *time.Time // inclusive
-	Before     *time.Time // exclusive
-	Limit      int
-	Offset     int
+	// BatchRequestID: only the withdrawals of this mass payout
+	BatchRequestID string
+	Since          *time.Time // inclusive
+	Before         *time.Time // exclusive
+	Limit          int
+	Offset         int
 }
 
 // List returns withdrawals matching f, newest first.
@@ -62,6 +64,9 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 		}
 		if f.Network != "" {
 			db = db.Where("network = ?", f.Network)
+		}
+		if f.BatchRequestID != "" {
+			db = db.Where("batch_request_id = ?", f.BatchRequestID)
 		}
 		if f.Since != nil {
 			db = db.Where("created_at >= ?", *f.Since)
