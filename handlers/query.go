@@ -58,7 +58,9 @@ func parseListFilter(q listParams) (withdrawals.Filter, error) {
 	}
 	if q.BatchRequest != "" {
 		f.BatchRequestID = q.BatchRequest
-		if len(f.BatchRequestID) > 64 || strings.ContainsFunc(f.BatchRequestID, func(r rune) bool { return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' }) {
+		if len(f.BatchRequestID) > 64 || strings.ContainsFunc(f.BatchRequestID, func(r rune) bool {
+			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
+		}) {
 			return f, badRequest("batchRequest", "batchRequest must be a mass payout's id such as wbr_...")
 		}
 	}

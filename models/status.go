@@ -28,6 +28,17 @@ const (
 // WithdrawalStatuses lists every status, in lifecycle order.
 var WithdrawalStatuses = []WithdrawalStatus{StatusPendingApproval, StatusPending, StatusProcessing, StatusConfirmed, StatusFailed, StatusCancelled}
 
+// OpenStatuses are the statuses a withdrawal's amount is locked in (not terminal).
+func OpenStatuses() []string {
+	var open []string
+	for _, s := range WithdrawalStatuses {
+		if !s.Terminal() {
+			open = append(open, string(s))
+		}
+	}
+	return open
+}
+
 // Terminal reports whether no transition leaves s.
 func (s WithdrawalStatus) Terminal() bool {
 	return s == StatusConfirmed || s == StatusFailed || s == StatusCancelled

@@ -5,6 +5,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
+
+	"github.com/paycore/withdrawals/models"
 )
 
 // AssertLedgerConsistent proves the ledger invariants on db: every journal sums to
@@ -38,7 +40,7 @@ func AssertLedgerConsistent(t testing.TB, db *gorm.DB) {
 	db.Raw(`
 		SELECT COUNT(*) FROM balances b
 		WHERE b.pending <> COALESCE((SELECT SUM(amount) FROM withdrawals w
-			WHERE w.merchant_id = b.merchant_id AND w.token = b.token AND w.status IN ('pending', 'processing')), 0)`).Scan(&lockMismatch)
+			WHERE w.merchant_id = b.merchant_id AND w.token = b.token AND w.status IN ?), 0)`, models.OpenStatuses()).Scan(&lockMismatch)
 	if lockMismatch > 0 {
 		t.Errorf("%d balances whose pending differs from their open withdrawals", lockMismatch)
 	}

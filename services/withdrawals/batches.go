@@ -441,18 +441,12 @@ func (l *Lifecycle) completeBatches(ctx context.Context, tx *gorm.DB, ws []*mode
 	if err := tx.Exec(`SELECT FROM withdrawal_batch_requests WHERE id IN ? ORDER BY id FOR UPDATE`, batchIDs).Error; err != nil {
 		return nil, fmt.Errorf("lock batch requests: %w", err)
 	}
-	var open []string
-	for _, st := range models.WithdrawalStatuses {
-		if !st.Terminal() {
-			open = append(open, string(st))
-		}
-	}
 	var completed []models.BatchRequest
 	if err := tx.Raw(`
 		UPDATE withdrawal_batch_requests r SET completed_at = ?
 		 WHERE r.id IN ? AND r.completed_at IS NULL
 		   AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.batch_request_id = r.id AND w.status IN ?)
-		RETURNING r.*`, now, batchIDs, open).Scan(&completed).Error; err != nil {
+		RETURNING r.*`, now, batchIDs, models.OpenStatuses()).Scan(&completed).Error; err != nil {
 		return nil, fmt.Errorf("complete batch requests: %w", err)
 	}
 	events := make([]models.WebhookEvent, 0, len(completed))

@@ -155,7 +155,9 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 func (s *Service) Cancel(ctx context.Context, merchantID, id string) (models.Withdrawal, error) {
 	var w models.Withdrawal
 	err := s.db.Transaction(ctx, func(tx *dbtx.Tx) error {
-		res := tx.Where("id = ? AND merchant_id = ?", id, merchantID).Limit(1).Find(&w)
+		// Locked, so a cancel racing an admin's approval sees its outcome (and cancels the
+		// approved withdrawal) instead of failing on a status that just changed.
+		res := tx.Raw(`SELECT * FROM withdrawals WHERE id = ? AND merchant_id = ? FOR UPDATE`, id, merchantID).Scan(&w)
 		if res.Error != nil {
 			return fmt.Errorf("get withdrawal: %w", res.Error)
 		}

@@ -61,7 +61,7 @@ func (h *harness) waitSettled(ctx context.Context, limit time.Duration) error {
 		var open, flagged, undelivered int
 		err := h.query(ctx, func(c *pgx.Conn) error {
 			return c.QueryRow(ctx, `SELECT
-			(SELECT COUNT(*) FROM withdrawals WHERE status IN ('pending', 'processing')),
+			(SELECT COUNT(*) FROM withdrawals WHERE status IN ('pending_approval', 'pending', 'processing')),
 			(SELECT COUNT(*) FROM payout_batches WHERE status = 'needs_review'),
 			(SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'succeeded')`).Scan(&open, &flagged, &undelivered)
 		})
