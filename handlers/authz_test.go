@@ -53,6 +53,9 @@ var rules = map[string]rule{
 	"POST /api/webhook-endpoints/{id}/test":          merchantWrite,
 	"GET /api/webhook-deliveries":                    merchantRead,
 	"POST /api/webhook-deliveries/{id}/retry":        merchantWrite,
+	"POST /api/withdrawal-batches":                   merchantWrite,
+	"GET /api/withdrawal-batches/{id}":               merchantRead,
+	"GET /api/withdrawal-batches/{id}.csv":           merchantRead,
 
 	"GET /api/admin/withdrawal-fees":                   adminOnly,
 	"POST /api/admin/withdrawal-fees":                  adminWrite,
@@ -60,6 +63,16 @@ var rules = map[string]rule{
 	"GET /api/admin/withdrawal-fees/changes":           adminOnly,
 	"GET /api/admin/limits":                            adminOnly,
 	"PUT /api/admin/limits":                            adminWrite,
+	"DELETE /api/admin/limits":                         adminWrite,
+	"GET /api/admin/approval-rules":                    adminOnly,
+	"PUT /api/admin/approval-rules":                    adminWrite,
+	"DELETE /api/admin/approval-rules":                 adminWrite,
+	"GET /api/admin/approvals":                         adminOnly,
+	"POST /api/admin/withdrawals/{id}/approve":         adminWrite,
+	"POST /api/admin/withdrawals/{id}/reject":          adminWrite,
+	"GET /api/admin/withdrawal-batches/{id}":           adminOnly,
+	"POST /api/admin/withdrawal-batches/{id}/approve":  adminWrite,
+	"POST /api/admin/withdrawal-batches/{id}/reject":   adminWrite,
 	"GET /api/admin/tokens":                            adminOnly,
 	"PUT /api/admin/tokens/{token}/networks/{network}": adminWrite,
 	"POST /api/admin/merchants":                        adminWrite,
@@ -118,8 +131,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	resourceFor := func(op apitest.Operation) string {
 		t.Helper()
 		switch {
-		case strings.HasPrefix(op.Path, "/api/withdrawals/{id}"), op.Path == "/api/admin/withdrawals/{id}/resolve":
+		case strings.HasPrefix(op.Path, "/api/withdrawals/{id}"), strings.HasPrefix(op.Path, "/api/admin/withdrawals/{id}"):
 			return env.Withdraw(aKey, "USDT", "10", apitest.ETHAddress)
+		case strings.HasPrefix(op.Path, "/api/withdrawal-batches/{id}"), strings.HasPrefix(op.Path, "/api/admin/withdrawal-batches/{id}"):
+			r := postBatch(env, aKey, "", "all_or_nothing", []batchItem{usdtItem(randomEVMAddress(), "10", apitest.ETHAddress)})
+			return r.JSON()["id"].(string)
 		case strings.HasPrefix(op.Path, "/api/whitelist/{id}"):
 			r := env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/whitelist", Key: aKey,
 				Body: map[string]any{"token": "ETH", "address": randomEVMAddress()}})
