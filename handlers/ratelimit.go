@@ -24,7 +24,9 @@ type RateLimits struct {
 func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		limiters := []*ratelimit.Limiter{s.RateLimits.All}
-		if c.Request().Method == http.MethodPost && c.Path() == "/api/withdrawals" {
+		// A mass payout is one creation request, whatever its size: the velocity limits
+		// bound what it may carry.
+		if c.Request().Method == http.MethodPost && (c.Path() == "/api/withdrawals" || c.Path() == "/api/withdrawal-batches") {
 			limiters = append(limiters, s.RateLimits.Withdrawals)
 		}
 		d := ratelimit.TakeAll(principal(c).KeyID, limiters...)

@@ -108,7 +108,7 @@ var settings = slices.Concat([]setting{
 	{"WEBHOOK_WORKERS", "50", "delivery attempts in flight at once per instance, apart from payout jobs", positive(func(c *config) *int { return &c.WebhookWorkers })},
 	{"WEBHOOK_MERCHANT_CONCURRENCY", "4", "one merchant's delivery attempts in flight at once, per instance", positive(func(c *config) *int { return &c.WebhookMerchantConcurrency })},
 	{"RATE_LIMIT_PER_MINUTE", "600", "requests per minute per API key, per instance", positive(func(c *config) *int { return &c.RateLimitPerMinute })},
-	{"RATE_LIMIT_WITHDRAWALS_PER_MINUTE", "60", "POST /api/withdrawals per minute per API key, on top of the above, per instance", positive(func(c *config) *int { return &c.RateLimitWithdrawalsPerMinute })},
+	{"RATE_LIMIT_WITHDRAWALS_PER_MINUTE", "60", "POST /api/withdrawals and /api/withdrawal-batches per minute per API key, on top of the above, per instance", positive(func(c *config) *int { return &c.RateLimitWithdrawalsPerMinute })},
 	{"AUTH_FAILURES_PER_MINUTE", "30", "failed authentications per client address (the connection's), per instance; past it, 429", positive(func(c *config) *int { return &c.AuthFailuresPerMinute })},
 	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
 	{"APPROVAL_TTL", "72h", "how long a withdrawal held by an approval rule waits for its approvals before it expires (failed, funds returned)", duration(func(c *config) *time.Duration { return &c.ApprovalTTL })},
