@@ -73,7 +73,7 @@ run() {
 		echo "== round $round: $label ($bin, pid $pid)"
 		bin/loadgen -url "http://$HTTP_ADDR" -metrics-url "$metrics" -admin-key "$admin_key" -conns "$conns" \
 			-duration "${secs}s" -merchants "$merchants" -pid "$pid" \
-			-phases "${BENCH_PHASES:-settle,webhooks,create_spread,create_hot,reads}" | tee "$out/$label-$round.log"
+			-phases "${BENCH_PHASES:-settle,webhooks,create_spread,create_hot,reads,mass_payout}" | tee "$out/$label-$round.log"
 		if grep -q '"level":"ERROR"' "$out/$label-$round-service.log"; then
 			echo "the service logged errors:"
 			grep '"level":"ERROR"' "$out/$label-$round-service.log" | head -5

@@ -424,3 +424,73 @@ func percentile(d []time.Duration, p float64) float64 {
 	i := min(int(float64(len(s))*p), len(s)-1)
 	return float64(s[i].Microseconds()) / 1000
 }
+
+// Mass payouts: massRequests requests of massItems items each, massParallel at once.
+const (
+	massRequests = 100
+	massItems    = 1000
+	massParallel = 4
+	massAmount   = "1"
+)
+
+// massPayout sends mass payouts (all_or_nothing, USDT, over the merchants) and reports
+// the items accepted per second, with the time to accept each request (p50, p99). Each
+// accepted request must have created every item; the merchants' tallies count them for
+// the correctness gate.
+func (b *bench) massPayout(ctx context.Context) error {
+	fmt.Printf("mass_payout: %d requests of %d items, %d at once\n", massRequests, massItems, massParallel)
+	// A release without mass payouts (an older baseline) answers 404: nothing to measure.
+	if status, _, err := b.api.call(ctx, "POST", "/api/withdrawal-batches", b.hot.key, map[string]any{}, nil); err != nil || status == http.StatusNotFound {
+		fmt.Println("  skipped: the service has no mass payouts")
+		return err
+	}
+	bodies := make([]map[string]any, massRequests)
+	for r := range bodies {
+		items := make([]map[string]any, massItems)
+		for i := range items {
+			items[i] = map[string]any{"reference": fmt.Sprintf("bench-mass-%d-%d", r, i), "token": tokens[0].symbol,
+				"amount": massAmount, "address": tokens[0].address}
+		}
+		bodies[r] = map[string]any{"mode": "all_or_nothing", "items": items}
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var accepted, errs int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(massParallel)
+	start := time.Now()
+	for r, body := range bodies {
+		m := b.merchants[r%len(b.merchants)]
+		g.Go(func() error {
+			t0 := time.Now()
+			status, out, err := b.api.call(gctx, "POST", "/api/withdrawal-batches", m.key, body, nil)
+			took := time.Since(t0)
+			if err != nil {
+				m.tally.unknown.Store(true)
+				return err
+			}
+			var batch struct{ ItemsCreated int }
+			_ = json.Unmarshal(out, &batch)
+			mu.Lock()
+			defer mu.Unlock()
+			if status != http.StatusCreated || batch.ItemsCreated != massItems {
+				b.unexpected.Add(1)
+				errs++
+				return nil
+			}
+			m.tally.created[0].Add(massItems)
+			m.tally.milli[0].Add(massItems * milliOf(massAmount))
+			lat = append(lat, took)
+			accepted += massItems
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	f := figure{name: "mass_payout", unit: "items/s", value: float64(accepted) / time.Since(start).Seconds(), errors: errs, hasLatency: true}
+	f.p50, f.p99, f.p999 = percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 0.999)
+	b.figures = append(b.figures, f)
+	fmt.Printf("  %.0f items/s  accept p50 %.1f ms  p99 %.1f ms  errors %d\n", f.value, f.p50, f.p99, errs)
+	return nil
+}

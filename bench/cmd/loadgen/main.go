@@ -3,7 +3,8 @@
 // machine's PostgreSQL. scripts/bench.sh (make bench) starts everything it needs.
 //
 // Every phase is bounded in time or count. Figures: create_spread, create_hot,
-// balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, rss_peak. The
+// balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, mass_payout
+// (items accepted per second, with each request's time to accept), rss_peak. The
 // reference phase runs -reference-cmd (the pgbench reference); it is listed twice by
 // default, and each ratio is to the mean of its measurements (reference.go).
 package main
@@ -43,7 +44,7 @@ func main() {
 	flag.IntVar(&cfg.Settle, "settle", 10_000, "withdrawals in the settlement phase")
 	flag.StringVar(&cfg.ReferenceCmd, "reference-cmd", "", "shell command printing the pgbench reference lines (run by each reference phase)")
 	flag.IntVar(&cfg.ServicePID, "pid", 0, "service process id, for its peak RSS")
-	flag.StringVar(&cfg.Phases, "phases", "settle,webhooks,reference,create_spread,create_hot,reads,reference", "phases to run, comma separated")
+	flag.StringVar(&cfg.Phases, "phases", "settle,webhooks,reference,create_spread,create_hot,reads,reference,mass_payout", "phases to run, comma separated")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -70,7 +71,7 @@ func run(ctx context.Context, cfg config) error {
 	// Settlement first: it needs a pending set of exactly its own withdrawals.
 	steps := map[string]func(context.Context) error{
 		"settle": b.settle, "webhooks": b.webhooks, "reference": b.reference,
-		"create_spread": b.createSpread, "create_hot": b.createHot, "reads": b.reads,
+		"create_spread": b.createSpread, "create_hot": b.createHot, "reads": b.reads, "mass_payout": b.massPayout,
 	}
 	for _, name := range strings.Split(cfg.Phases, ",") {
 		step, ok := steps[strings.TrimSpace(name)]
