@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -170,23 +171,19 @@ func (s *Server) setApprovalRule(c echo.Context) error {
 
 // removeApprovalRule: DELETE /api/admin/approval-rules?token=[&merchantId=].
 func (s *Server) removeApprovalRule(c echo.Context) error {
-	token := c.QueryParam("token")
-	if token == "" {
-		return badRequest("token", "token is required")
-	}
-	if err := s.Limits.RemoveApprovalRule(c.Request().Context(), c.QueryParam("merchantId"), token, principal(c).KeyID); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return removeScoped(c, s.Limits.RemoveApprovalRule)
 }
 
 // removeLimits: DELETE /api/admin/limits?token=[&merchantId=].
-func (s *Server) removeLimits(c echo.Context) error {
+func (s *Server) removeLimits(c echo.Context) error { return removeScoped(c, s.Limits.RemoveLimits) }
+
+// removeScoped removes the policy row of ?token= for ?merchantId= (the default without).
+func removeScoped(c echo.Context, remove func(ctx context.Context, merchantID, token, actor string) error) error {
 	token := c.QueryParam("token")
 	if token == "" {
 		return badRequest("token", "token is required")
 	}
-	if err := s.Limits.RemoveLimits(c.Request().Context(), c.QueryParam("merchantId"), token, principal(c).KeyID); err != nil {
+	if err := remove(c.Request().Context(), c.QueryParam("merchantId"), token, principal(c).KeyID); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

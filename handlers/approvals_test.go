@@ -334,5 +334,6 @@ func TestNewAddressRuleAndExpiry(t *testing.T) {
 	if audited != 1 {
 		t.Errorf("%d expiries audited", audited)
 	}
+	assertReconciled(t, env)
 	testdb.AssertLedgerConsistent(t, env.DB)
 }

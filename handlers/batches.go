@@ -55,12 +55,9 @@ func (s *Server) createBatch(c echo.Context) error {
 		}
 		in.Items[i] = item
 	}
-	key, hasKey := c.Request().Header["Idempotency-Key"]
-	if hasKey {
-		if len(key) != 1 || key[0] == "" {
-			return badRequest("Idempotency-Key", "Idempotency-Key must be sent once, with 1 to 255 printable ASCII characters")
-		}
-		in.IdempotencyKey = key[0]
+	var err error
+	if in.IdempotencyKey, err = idempotencyKey(c); err != nil {
+		return err
 	}
 	res, err := s.Withdrawals.CreateBatch(c.Request().Context(), in)
 	if err != nil {

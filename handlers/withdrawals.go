@@ -28,16 +28,12 @@ func (s *Server) createWithdrawal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	key, hasKey := c.Request().Header["Idempotency-Key"]
 	in := withdrawals.CreateInput{
 		MerchantID: principal(c).MerchantID, Token: req.Token, Amount: amount,
 		Address: req.Address, Network: req.Network, Metadata: req.Metadata, KeyID: principal(c).KeyID,
 	}
-	if hasKey {
-		if len(key) != 1 || key[0] == "" {
-			return badRequest("Idempotency-Key", "Idempotency-Key must be sent once, with 1 to 255 printable ASCII characters")
-		}
-		in.IdempotencyKey = key[0]
+	if in.IdempotencyKey, err = idempotencyKey(c); err != nil {
+		return err
 	}
 	res, err := s.Withdrawals.Create(c.Request().Context(), in)
 	if err != nil {
@@ -47,6 +43,19 @@ func (s *Server) createWithdrawal(c echo.Context) error {
 		c.Response().Header().Set("Idempotent-Replayed", "true")
 	}
 	return c.JSON(http.StatusCreated, withdrawalOf(res.Withdrawal))
+}
+
+// idempotencyKey is the request's Idempotency-Key header: "" when absent, refused when
+// sent twice or empty (its characters are the use case's to check).
+func idempotencyKey(c echo.Context) (string, error) {
+	key, hasKey := c.Request().Header["Idempotency-Key"]
+	if !hasKey {
+		return "", nil
+	}
+	if len(key) != 1 || key[0] == "" {
+		return "", badRequest("Idempotency-Key", "Idempotency-Key must be sent once, with 1 to 255 printable ASCII characters")
+	}
+	return key[0], nil
 }
 
 func (s *Server) listWithdrawals(c echo.Context) error {

@@ -208,11 +208,12 @@ func (s *Service) CreateBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		}
 		// Refused by the database's rules: those items take their errors; a balance or
 		// limit that does not cover the request refuses it whole.
-		whole := false
+		whole, refusedNow := false, 0
 		for j, o := range results {
 			if o.Kind == Created {
 				continue
 			}
+			refusedNow++
 			item := &prepared[at[j]]
 			e := outcomeError(item, o)
 			if errors.Is(e, services.ErrPayoutsFrozen) {
@@ -224,6 +225,9 @@ func (s *Service) CreateBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		if whole {
 			refused, _ := refusedItems(outcomes)
 			return BatchResult{}, &BatchRejectedError{Message: "The available balance or the payout limits do not cover this request's items together; nothing was created", Items: refused}
+		}
+		if refusedNow == 0 { // every item recorded, yet not the request: never resend blindly
+			return BatchResult{}, fmt.Errorf("batch request %s: rolled back with every item recorded", b.ID)
 		}
 	}
 }

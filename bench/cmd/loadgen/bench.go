@@ -430,7 +430,7 @@ const (
 	massRequests = 100
 	massItems    = 1000
 	massParallel = 4
-	massAmount   = "1"
+	massAmount   = "10"
 )
 
 // massPayout sends mass payouts (all_or_nothing, USDT, over the merchants) and reports
