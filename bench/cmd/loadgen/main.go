@@ -4,7 +4,8 @@
 //
 // Every phase is bounded in time or count. Figures: create_spread, create_hot,
 // balance_read, list_read, settle_10k, webhook_throughput, webhook_p99, mass_payout
-// (items accepted per second, with each request's time to accept), rss_peak. The
+// (items accepted per second, with each request's time to accept), rss_peak (before the
+// mass payouts) and rss_peak_mass_payout. The
 // reference phase runs -reference-cmd (the pgbench reference); it is listed twice by
 // default, and each ratio is to the mean of its measurements (reference.go).
 package main
@@ -82,7 +83,7 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
-	b.rss()
+	b.rss("rss_peak")
 	if err := b.verify(ctx); err != nil {
 		b.report()
 		return err
