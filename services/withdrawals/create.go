@@ -126,13 +126,13 @@ func (s *Service) prepare(ctx context.Context, in CreateInput) (NewWithdrawal, e
 	if in.BatchRequestID != "" {
 		w.BatchRequestID, w.Reference = &in.BatchRequestID, &in.Reference
 	}
-	evt, err := webhooks.NewEvent(w.MerchantID, webhooks.EventWithdrawalPending, w.ID, eventData(w), now)
+	data := eventData(w)
+	evt, err := webhooks.NewEvent(w.MerchantID, webhooks.EventWithdrawalPending, w.ID, data, now)
 	if err != nil {
 		return NewWithdrawal{}, err
 	}
-	held := w
-	held.Status = models.StatusPendingApproval
-	heldEvt, err := webhooks.EventWithID(evt.ID, w.MerchantID, eventFor[held.Status], w.ID, eventData(held), now)
+	data["status"] = string(models.StatusPendingApproval) // the only difference of the held form
+	heldEvt, err := webhooks.EventWithID(evt.ID, w.MerchantID, eventFor[models.StatusPendingApproval], w.ID, data, now)
 	if err != nil {
 		return NewWithdrawal{}, err
 	}

@@ -217,7 +217,8 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *mod
 	p.Query(`
 		WITH x AS MATERIALIZED (
 			SELECT x.*, v.frozen, v.allowed, h.approvals, h.reason,
-			       EXISTS (SELECT 1 FROM withdrawals t WHERE t.merchant_id = x.merchant_id AND t.reference = x.reference) AS taken
+			       x.reference IS NOT NULL
+			       AND EXISTS (SELECT 1 FROM withdrawals t WHERE t.merchant_id = x.merchant_id AND t.reference = x.reference) AS taken
 			  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::numeric[], $7::text[]::numeric[],
 			              $8::text[]::numeric[], $9::text[]::numeric[], $10::text[]::numeric[], $11::text[]::numeric[], $12::text[],
 			              $13::text[], $14::text[]::json[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[],
