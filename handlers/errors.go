@@ -70,6 +70,23 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// Problem is how the API describes an error: the console shows the same words.
+type Problem struct {
+	Status        int
+	Code, Message string
+	Field         string // the field at fault, when one is
+}
+
+// Describe is the API's description of err.
+func Describe(err error) Problem {
+	e := toAPIError(err)
+	p := Problem{Status: e.StatusCode, Code: e.Code, Message: e.Message}
+	if len(e.Details) > 0 {
+		p.Field = e.Details[0].Field
+	}
+	return p
+}
+
 func toAPIError(err error) *apiError {
 	var (
 		api          *apiError

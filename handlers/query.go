@@ -13,6 +13,10 @@ import (
 
 // Listing parameters, read from the query string here and handed to the services typed.
 
+// ListFilter reads a withdrawal listing's query string as GET /api/withdrawals does
+// (the console lists with the API's filters and their errors).
+func ListFilter(c echo.Context) (withdrawals.Filter, error) { return parseListFilter(listQuery(c)) }
+
 // listQuery is the listing parameters of a request.
 func listQuery(c echo.Context) listParams {
 	return listParams{

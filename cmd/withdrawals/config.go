@@ -62,6 +62,7 @@ type config struct {
 	AuthFailuresPerMinute         int
 	WhitelistCooldown             time.Duration
 	ApprovalTTL                   time.Duration
+	ConsoleSessionTTL             time.Duration
 	AuthCacheTTL                  time.Duration
 	BalanceCacheTTL               time.Duration
 }
@@ -112,6 +113,7 @@ var settings = slices.Concat([]setting{
 	{"AUTH_FAILURES_PER_MINUTE", "30", "failed authentications per client address (the connection's), per instance; past it, 429", positive(func(c *config) *int { return &c.AuthFailuresPerMinute })},
 	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
 	{"APPROVAL_TTL", "72h", "how long a withdrawal held by an approval rule waits for its approvals before it expires (failed, funds returned)", duration(func(c *config) *time.Duration { return &c.ApprovalTTL })},
+	{"CONSOLE_SESSION_TTL", "8h", "how long a sign-in to the web console (/console/) lasts; signing out, or revoking the key, ends it sooner", duration(func(c *config) *time.Duration { return &c.ConsoleSessionTTL })},
 	{"AUTH_CACHE_TTL", "2s", "bound on how long a revoked API key is still accepted by another instance (0s: check every request)", duration(func(c *config) *time.Duration { return &c.AuthCacheTTL })},
 	{"BALANCE_CACHE_TTL", "1s", "how long an instance answers GET /api/balance from memory; a change made through the instance is seen at once (0s: read every time)", duration(func(c *config) *time.Duration { return &c.BalanceCacheTTL })},
 }, chainSettings("BTC", "BITCOIN", "3", "100"), chainSettings("LTC", "LITECOIN", "6", "100"), evmSettings)

@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
 		ApprovalTTL:                   cfg.ApprovalTTL,
+		ConsoleSessionTTL:             cfg.ConsoleSessionTTL,
 		AuthCacheTTL:                  cfg.AuthCacheTTL,
 		BalanceCacheTTL:               cfg.BalanceCacheTTL,
 		RateLimitPerMinute:            cfg.RateLimitPerMinute,

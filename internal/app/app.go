@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 
 	contract "github.com/paycore/withdrawals"
+	"github.com/paycore/withdrawals/console"
 	"github.com/paycore/withdrawals/handlers"
 	"github.com/paycore/withdrawals/internal/balancecache"
 	"github.com/paycore/withdrawals/internal/catalog"
@@ -64,6 +65,8 @@ type Config struct {
 	WhitelistCooldown time.Duration
 	// ApprovalTTL is how long a withdrawal held for approval waits before it expires.
 	ApprovalTTL time.Duration
+	// ConsoleSessionTTL is how long a console sign-in lasts (8 hours when zero).
+	ConsoleSessionTTL time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
 	RateLimitPerMinute            int
 	RateLimitWithdrawalsPerMinute int
@@ -138,7 +141,8 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 
-	m := metrics.New(ops.New(db), cfg.Logger)
+	stats := ops.New(db)
+	m := metrics.New(stats, cfg.Logger)
 	tokens := catalog.New(db, cfg.Clock)
 	book := ledger.New(tx, cfg.Clock, tokens, balancecache.New[[]ledger.Balance](cfg.BalanceCacheTTL, cfg.Clock), m)
 	outbox := webhooks.NewOutbox(cfg.WebhookMaxAttempts)
@@ -154,7 +158,8 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	if a.Jobs, err = jobClient(driver, a, cfg); err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	a.Handler = handlers.New(handlers.Deps{
+	authFailures := ratelimit.New(cfg.AuthFailuresPerMinute, cfg.Clock)
+	api := handlers.New(handlers.Deps{
 		Withdrawals: a.Withdrawals,
 		Ledger:      book,
 		Accounts:    a.Accounts,
@@ -167,7 +172,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		RateLimits: handlers.RateLimits{
 			All:          ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals:  ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
-			AuthFailures: ratelimit.New(cfg.AuthFailuresPerMinute, cfg.Clock),
+			AuthFailures: authFailures,
 		},
 		Metrics: m,
 		Ready:   tx.SQL().PingContext,
@@ -175,6 +180,12 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		OpenAPI: contract.OpenAPI,
 		Logger:  cfg.Logger,
 	})
+	console.Mount(api, console.Deps{
+		Accounts: a.Accounts, Withdrawals: a.Withdrawals, Ledger: book, Pricing: prices, Payouts: a.Payouts,
+		Webhooks: a.Webhooks, AuditLog: audit.NewLog(db), Ops: stats, AuthFailures: authFailures,
+		SessionTTL: cmp.Or(cfg.ConsoleSessionTTL, 8*time.Hour), Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	a.Handler = api
 	a.Metrics = m.Handler()
 	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals/internal/metrics"
@@ -48,4 +49,53 @@ func (s *Stats) Gauges(ctx context.Context) (metrics.Gauges, error) {
 	}
 	s.snapshot, s.taken = g, time.Now()
 	return g, nil
+}
+
+// Day is one day's withdrawals of a token (UTC days): how many were created, confirmed
+// and failed that day, by their own timestamps, what was paid out (net) and the fees
+// earned on the confirmed ones.
+type Day struct {
+	Day                        time.Time
+	Token                      string
+	Created, Confirmed, Failed int
+	Paid, Fees                 decimal.Decimal
+}
+
+// Daily returns the days from since on, oldest first. It reads the period's
+// withdrawals (the console's overview; a period of a few weeks).
+func (s *Stats) Daily(ctx context.Context, since time.Time) ([]Day, error) {
+	var days []Day
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT day, token, sum(created) AS created, sum(confirmed) AS confirmed, sum(failed) AS failed,
+		       sum(paid) AS paid, sum(fees) AS fees
+		  FROM (SELECT date_trunc('day', created_at, 'UTC') AS day, token, 1 AS created, 0 AS confirmed, 0 AS failed,
+		               0::numeric AS paid, 0::numeric AS fees
+		          FROM withdrawals WHERE created_at >= @since
+		        UNION ALL
+		        SELECT date_trunc('day', confirmed_at, 'UTC'), token, 0, 1, 0, net_amount, fee_total
+		          FROM withdrawals WHERE status = 'confirmed' AND confirmed_at >= @since
+		        UNION ALL
+		        SELECT date_trunc('day', failed_at, 'UTC'), token, 0, 0, 1, 0, 0
+		          FROM withdrawals WHERE status = 'failed' AND failed_at >= @since) x
+		 GROUP BY day, token ORDER BY day, token`, map[string]any{"since": since}).Scan(&days).Error
+	if err != nil {
+		return nil, fmt.Errorf("ops: daily: %w", err)
+	}
+	return days, nil
+}
+
+// TokenAmount is an amount of a token.
+type TokenAmount struct {
+	Token  string
+	Amount decimal.Decimal
+}
+
+// Locked is what merchants' withdrawals hold locked now, per token.
+func (s *Stats) Locked(ctx context.Context) ([]TokenAmount, error) {
+	var out []TokenAmount
+	if err := s.db.WithContext(ctx).Raw(`SELECT token, sum(pending) AS amount FROM balances GROUP BY token ORDER BY token`).
+		Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("ops: locked: %w", err)
+	}
+	return out, nil
 }

@@ -191,6 +191,7 @@ func (s *Service) SendTest(ctx context.Context, merchantID, id string) (models.W
 // DeliveryFilter narrows the delivery log.
 type DeliveryFilter struct {
 	MerchantID, EndpointID, Status, EventType string
+	SubjectID                                 string // the deliveries of the events about one withdrawal
 	Limit, Offset                             int
 }
 
@@ -207,6 +208,9 @@ func (s *Service) ListDeliveries(ctx context.Context, f DeliveryFilter) (service
 	q := s.db.Gorm(ctx).Model(&models.WebhookDelivery{}).Where("merchant_id = ?", f.MerchantID)
 	if f.EndpointID != "" {
 		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	if f.SubjectID != "" {
+		q = q.Where("event_id IN (SELECT id FROM webhook_events WHERE subject_id = ?)", f.SubjectID)
 	}
 	if f.Status != "" {
 		switch models.DeliveryStatus(f.Status) {
