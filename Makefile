@@ -25,7 +25,7 @@ anvil: ## Run the service paying ETH and USDT (a test token) from a hot wallet o
 	@scripts/anvil.sh
 
 test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest and anvil (installed when missing)
-	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
+	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && scripts/chromium.sh && scripts/console-tools.sh && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
 
 chain: ## Only the chain tests: the Bitcoin Core and Ethereum rails, and the API paying through throwaway litecoind -regtest and anvil nodes
 	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./rails/evm/ ./chain/

@@ -122,7 +122,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin") // "no-referrer" would make form posts say Origin: null
 		if !strings.HasPrefix(c.Request().URL.Path, "/console/static/") {
 			h.Set("Cache-Control", "no-store")
 		}

@@ -1,0 +1,162 @@
+package console_test
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paycore/withdrawals/internal/apitest"
+	"github.com/paycore/withdrawals/internal/testdb"
+)
+
+// TestConsoleInABrowser runs the console's journeys (tools/console/journeys.test.mjs) in
+// headless Chromium, driven by playwright-core, against the real binary on its own
+// database: a merchant creating a withdrawal and watching it confirm, a bad address
+// refused beside its field, an operator resolving a flagged batch and changing a fee
+// after previewing it, a read-only key, a form post without its CSRF token, and an
+// accessibility check of the main pages. Screenshots go to bin/screenshots.
+func TestConsoleInABrowser(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("..")
+	chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is needed at %s: run scripts/chromium.sh (make test does)", chromium)
+	}
+	if _, err := os.Stat(filepath.Join(root, "tools/console/node_modules/playwright-core")); err != nil {
+		t.Fatal("playwright-core is needed: run scripts/console-tools.sh (make test does)")
+	}
+	_, dbURL := testdb.New(t)
+	svc := startService(t, root, dbURL)
+
+	api := apitest.Remote(t, svc.url, svc.adminKey)
+	merchantA, keyA := api.Merchant("Acme Payroll")
+	api.Credit(merchantA, "USDT", "1000")
+	readKey := issueKey(t, api, merchantA, "read")
+	merchantB, keyB := api.Merchant("Beta Shop")
+	api.Credit(merchantB, "ETH", "5")
+
+	// A batch the rail never answered, flagged for review with its funds locked.
+	setFault(t, api, "unavailable")
+	api.Withdraw(keyB, "ETH", "1", apitest.ETHAddress)
+	var flagged string
+	api.WaitFor(60*time.Second, "a batch flagged for review", func() bool {
+		var page struct{ Batches []struct{ ID string } }
+		api.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/payout-batches?status=needs_review", Key: api.AdminKey}).Decode(t, &page)
+		if len(page.Batches) == 1 {
+			flagged = page.Batches[0].ID
+		}
+		return flagged != ""
+	})
+	setFault(t, api, "")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	node := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "tools/console/journeys.test.mjs")
+	node.Dir = root
+	node.Env = append(os.Environ(), "CONSOLE_URL="+svc.url, "ADMIN_KEY="+svc.adminKey, "MERCHANT_KEY="+keyA, "READ_KEY="+readKey,
+		"MERCHANT_B_KEY="+keyB, "FLAGGED_BATCH="+flagged, "CHROMIUM="+chromium, "SCREENSHOTS="+filepath.Join(root, "bin/screenshots"))
+	out, err := node.CombinedOutput()
+	t.Logf("journeys:\n%s", out)
+	if err != nil {
+		t.Fatalf("the browser journeys failed: %v", err)
+	}
+}
+
+func issueKey(t *testing.T, api *apitest.Env, merchantID, scope string) string {
+	t.Helper()
+	r := api.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/merchants/" + merchantID + "/api-keys", Key: api.AdminKey,
+		Body: map[string]any{"name": scope + " key", "scope": scope}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("issue key: %d %s", r.Status, r.Body)
+	}
+	return r.JSON()["key"].(string)
+}
+
+func setFault(t *testing.T, api *apitest.Env, fault string) {
+	t.Helper()
+	if r := api.Do(apitest.Request{Method: http.MethodPut, Path: "/api/admin/sandbox", Key: api.AdminKey, Body: map[string]any{"fault": fault}}); r.Status != http.StatusOK {
+		t.Fatalf("sandbox fault %q: %d %s", fault, r.Status, r.Body)
+	}
+}
+
+type service struct {
+	url, adminKey string
+}
+
+// startService builds the binary and runs it on dbURL until the test ends, batching
+// every second, with a payout budget small enough for a dead rail to be flagged fast.
+func startService(t *testing.T, root, dbURL string) service {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "withdrawals")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd/withdrawals")).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "METRICS_ADDR=off", "LOG_LEVEL=warn",
+		"PAYOUT_BATCH_INTERVAL=1s", "SANDBOX_CONFIRM_DELAY=0s", "PAYOUT_POLL_INTERVAL=200ms", "PAYOUT_PROVIDER_TIMEOUT=1s",
+		"PAYOUT_MAX_ATTEMPTS=2", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=200ms", "SHUTDOWN_TIMEOUT=4s")
+	create := exec.Command(bin, "admin", "create-key", "--name", "console-test")
+	create.Env = env
+	key, err := create.Output()
+	if err != nil {
+		t.Fatalf("admin create-key: %v", err)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if line := sc.Text(); strings.Contains(line, `"level":"ERROR"`) {
+				t.Log("service:", line)
+			}
+		}
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	url := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-done:
+			t.Fatal("the service exited at start")
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the service did not become ready in 30 s")
+		}
+	}
+	return service{url: url, adminKey: strings.TrimSpace(string(key))}
+}
