@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	merchantA, keyA := api.Merchant("Acme Payroll")
 	api.Credit(merchantA, "USDT", "1000")
 	readKey := issueKey(t, api, merchantA, "read")
+	// A webhook receiver for merchant A, so its withdrawals' pages list deliveries.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	if r := api.Do(apitest.Request{Method: http.MethodPost, Path: "/api/webhook-endpoints", Key: keyA,
+		Body: map[string]any{"url": receiver.URL + "/hooks", "description": "orders"}}); r.Status != http.StatusCreated {
+		t.Fatalf("webhook endpoint: %d %s", r.Status, r.Body)
+	}
 	merchantB, keyB := api.Merchant("Beta Shop")
 	api.Credit(merchantB, "ETH", "5")
 
@@ -108,7 +116,8 @@ func startService(t *testing.T, root, dbURL string) service {
 	l.Close()
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "METRICS_ADDR=off", "LOG_LEVEL=warn",
 		"PAYOUT_BATCH_INTERVAL=1s", "SANDBOX_CONFIRM_DELAY=0s", "PAYOUT_POLL_INTERVAL=200ms", "PAYOUT_PROVIDER_TIMEOUT=1s",
-		"PAYOUT_MAX_ATTEMPTS=2", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=200ms", "SHUTDOWN_TIMEOUT=4s")
+		"PAYOUT_MAX_ATTEMPTS=2", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=200ms", "SHUTDOWN_TIMEOUT=4s",
+		"WEBHOOK_ALLOW_PRIVATE_URLS=true") // the test's receiver listens on 127.0.0.1
 	create := exec.Command(bin, "admin", "create-key", "--name", "console-test")
 	create.Env = env
 	key, err := create.Output()

@@ -76,6 +76,12 @@ test("a merchant creates a withdrawal from the form and sees it confirmed", asyn
     await p.reload();
   }
   assert.match(await p.locator(".timeline").textContent(), /processing[\s\S]*confirmed/);
+  // Its webhook deliveries, as the receiver answered them.
+  while (!/withdrawal\.confirmed\s*\S+\s*succeeded/.test(await p.locator("main").textContent())) {
+    assert.ok(Date.now() < deadline, "the confirmed event was not delivered within 60 s");
+    await p.waitForTimeout(500);
+    await p.reload();
+  }
   await shot(p, "merchant-withdrawal-confirmed");
   await p.goto(`${base}/console/withdrawals?status=confirmed`);
   assert.equal(await p.locator("tbody tr").count(), 1);
