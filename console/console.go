@@ -31,6 +31,7 @@ import (
 	"github.com/paycore/withdrawals/services/ledger"
 	"github.com/paycore/withdrawals/services/ops"
 	"github.com/paycore/withdrawals/services/payouts"
+	"github.com/paycore/withdrawals/services/policies"
 	"github.com/paycore/withdrawals/services/pricing"
 	"github.com/paycore/withdrawals/services/webhooks"
 	"github.com/paycore/withdrawals/services/withdrawals"
@@ -51,6 +52,8 @@ type Deps struct {
 	Payouts     *payouts.Service
 	Webhooks    *webhooks.Service
 	AuditLog    *audit.Log
+	Policies    *policies.Service
+	Whitelist   *withdrawals.Whitelist
 	Ops         *ops.Stats
 	// AuthFailures limits failed sign-ins per client address (the API's limiter).
 	AuthFailures *ratelimit.Limiter
@@ -71,6 +74,7 @@ const (
 	sessionCookie = "wd_console"
 	signInCookie  = "wd_console_signin"
 	csrfField     = "_csrf"
+	flashCookie   = "wd_console_flash"
 )
 
 // contentSecurityPolicy allows the console's own origin and nothing else: no inline
@@ -104,6 +108,16 @@ func Mount(e *echo.Echo, d Deps) {
 	m.POST("/withdrawals", c.createWithdrawal)
 	m.GET("/withdrawals/:id", c.withdrawalDetail)
 	m.POST("/withdrawals/:id/cancel", c.cancelWithdrawal)
+	m.GET("/webhooks", c.webhooksPage)
+	m.POST("/webhooks", c.createEndpoint)
+	m.POST("/webhooks/:id/rotate", c.rotateSecret)
+	m.POST("/webhooks/:id/test", c.testEndpoint)
+	m.POST("/webhooks/:id/delete", c.deleteEndpoint)
+	m.POST("/deliveries/:id/retry", c.redeliver)
+	m.GET("/whitelist", c.whitelist)
+	m.POST("/whitelist", c.addWhitelistEntry)
+	m.POST("/whitelist/settings", c.setWhitelist)
+	m.POST("/whitelist/:id/remove", c.removeWhitelistEntry)
 
 	a := s.Group("/ops", requireRole(models.RoleAdmin))
 	a.GET("", c.overview)
@@ -113,6 +127,20 @@ func Mount(e *echo.Echo, d Deps) {
 	a.GET("/fees/preview", c.feePreviewFragment)
 	a.POST("/fees", c.setFees)
 	a.GET("/audit", c.auditTrail)
+	a.GET("/merchants", c.merchants)
+	a.POST("/merchants", c.createMerchant)
+	a.GET("/merchants/:id", c.merchantPage)
+	a.POST("/merchants/:id/keys", c.issueKey)
+	a.POST("/merchants/:id/keys/:key/revoke", c.revokeKey)
+	a.POST("/merchants/:id/credits", c.credit)
+	a.POST("/merchants/:id/freeze", c.freeze)
+	a.GET("/approvals", c.approvals)
+	a.POST("/approvals/:id", c.decide)
+	a.GET("/policies", c.policies)
+	a.POST("/policies/limits", c.setLimits)
+	a.POST("/policies/approval-rules", c.setApprovalRule)
+	a.GET("/batches", c.batches)
+	a.GET("/reconciliation", c.reconciliation)
 }
 
 // securityHeaders marks every console response: the CSP, no framing, no referrer, no
@@ -222,14 +250,39 @@ type view struct {
 func (cs *console) render(c echo.Context, status int, page string, v view) error {
 	v.Session = sessionOf(c)
 	v.CanWrite = v.Session.Scope == models.ScopeReadWrite
-	if v.Flash == "" {
-		v.Flash = c.QueryParam("flash")
+	if cookie, err := c.Cookie(flashCookie); err == nil {
+		if kind, message, ok := strings.Cut(cookie.Value, "|"); ok {
+			message, _ = url.QueryUnescape(message)
+			if kind == "error" && v.Error == "" {
+				v.Error = message
+			} else if v.Flash == "" {
+				v.Flash = message
+			}
+		}
+		c.SetCookie(&http.Cookie{Name: flashCookie, Path: "/console", MaxAge: -1})
 	}
 	var b strings.Builder
 	if err := cs.pages[page].ExecuteTemplate(&b, "layout", v); err != nil {
 		return err
 	}
 	return c.HTML(status, b.String())
+}
+
+// redirectWith sends the browser to a page that will say what happened: ok, or the
+// API's description of err when the service refused. The message travels in a
+// short-lived cookie, never in the URL, so no link can make the console say anything.
+func redirectWith(c echo.Context, to, ok string, err error) error {
+	value := "ok|" + url.QueryEscape(ok)
+	if err != nil {
+		p := describe(err)
+		if p.Status >= 500 {
+			return err
+		}
+		value = "error|" + url.QueryEscape(p.Message)
+	}
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: value, Path: "/console", MaxAge: 60, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil})
+	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // fragment writes a template without the layout (the live previews).

@@ -94,8 +94,10 @@ func TestConsoleAccess(t *testing.T) {
 	id := env.Withdraw(key, "USDT", "10", apitest.ETHAddress)
 
 	merchantPages := []string{"/console/balances", "/console/withdrawals", "/console/withdrawals.csv", "/console/withdrawals/new",
-		"/console/withdrawals/quote?token=USDT&amount=5", "/console/withdrawals/" + id}
-	operatorPages := []string{"/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/fees/preview?baseFee=1&markupRate=0", "/console/ops/audit"}
+		"/console/withdrawals/quote?token=USDT&amount=5", "/console/withdrawals/" + id, "/console/webhooks", "/console/whitelist"}
+	operatorPages := []string{"/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/fees/preview?baseFee=1&markupRate=0",
+		"/console/ops/audit", "/console/ops/approvals", "/console/ops/policies", "/console/ops/batches", "/console/ops/reconciliation",
+		"/console/ops/merchants", "/console/ops/merchants/" + mid}
 	served := map[string]bool{}
 	for _, r := range env.App.Handler.(*echo.Echo).Routes() {
 		if strings.HasPrefix(r.Path, "/console/") && r.Method == http.MethodGet && !strings.HasSuffix(r.Path, "/*") {
@@ -105,7 +107,7 @@ func TestConsoleAccess(t *testing.T) {
 	tested := map[string]bool{"/console/": true, "/console/sign-in": true}
 	for _, p := range append(merchantPages, operatorPages...) {
 		path, _, _ := strings.Cut(p, "?")
-		tested[strings.Replace(path, id, ":id", 1)] = true
+		tested[strings.NewReplacer(id, ":id", mid, ":id").Replace(path)] = true
 	}
 	for p := range served {
 		if !tested[p] {
@@ -237,5 +239,50 @@ func TestConsoleSessions(t *testing.T) {
 	mu.Unlock()
 	if resp, _ := b3.do(http.MethodGet, "/console/balances", nil, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after the session's expiry: %d", resp.StatusCode)
+	}
+}
+
+// Every form post needs the session's CSRF token, and a read-only key may post none
+// (signing out aside), whatever the route.
+func TestConsoleWritesNeedTokenAndScope(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	mid, key := env.Merchant("Acme")
+	r := env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/admin/merchants/" + mid + "/api-keys", Key: env.AdminKey,
+		Body: map[string]any{"name": "dashboard", "scope": "read"}})
+	readKey := r.JSON()["key"].(string)
+	readAdmin, err := env.Accounts.CreateAdminKey(t.Context(), "read ops", "read", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := map[string]*browser{}
+	for name, k := range map[string]string{"merchant": key, "admin": env.AdminKey, "read merchant": readKey, "read admin": readAdmin.Plaintext} {
+		sessions[name] = newBrowser(t, env.URL)
+		sessions[name].signIn(k, "")
+	}
+	posts := 0
+	for _, route := range env.App.Handler.(*echo.Echo).Routes() {
+		if route.Method != http.MethodPost || !strings.HasPrefix(route.Path, "/console/") || route.Path == "/console/sign-in" {
+			continue
+		}
+		posts++
+		path := strings.NewReplacer(":id", "x", ":key", "y").Replace(route.Path)
+		owner, reader := "merchant", "read merchant"
+		if strings.HasPrefix(path, "/console/ops/") {
+			owner, reader = "admin", "read admin"
+		}
+		if resp, _ := sessions[owner].do(http.MethodPost, path, url.Values{"x": {"1"}}, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without a token: %d", path, resp.StatusCode)
+		}
+		if route.Path == "/console/sign-out" {
+			continue
+		}
+		b := sessions[reader]
+		if resp, _ := b.do(http.MethodPost, path, url.Values{"_csrf": {b.csrf()}}, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s with a read-only key: %d", path, resp.StatusCode)
+		}
+	}
+	if posts < 20 {
+		t.Errorf("only %d console form posts found", posts)
 	}
 }

@@ -234,7 +234,7 @@ func (cs *console) createWithdrawal(c echo.Context) error {
 		form.FieldErrors[field] = p.Message
 		return cs.renderForm(c, p.Status, form)
 	}
-	return c.Redirect(http.StatusSeeOther, "/console/withdrawals/"+res.Withdrawal.ID+"?flash="+url.QueryEscape("Withdrawal created."))
+	return redirectWith(c, "/console/withdrawals/"+res.Withdrawal.ID, "Withdrawal created.", nil)
 }
 
 // detail is a withdrawal's page: its fields, its timeline and its webhook deliveries.
@@ -294,14 +294,8 @@ func (cs *console) withdrawalDetail(c echo.Context) error {
 
 func (cs *console) cancelWithdrawal(c echo.Context) error {
 	id := c.Param("id")
-	flash := "Withdrawal cancelled; its amount is available again."
-	if _, err := cs.Withdrawals.Cancel(c.Request().Context(), sessionOf(c).MerchantID, id); err != nil {
-		if describe(err).Status >= 500 {
-			return err
-		}
-		flash = describe(err).Message
-	}
-	return c.Redirect(http.StatusSeeOther, "/console/withdrawals/"+url.PathEscape(id)+"?flash="+url.QueryEscape(flash))
+	_, err := cs.Withdrawals.Cancel(c.Request().Context(), sessionOf(c).MerchantID, id)
+	return redirectWith(c, "/console/withdrawals/"+url.PathEscape(id), "Withdrawal cancelled; its amount is available again.", err)
 }
 
 func randomString() string {

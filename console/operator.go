@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"time"
@@ -135,7 +134,7 @@ func (cs *console) resolveBatch(c echo.Context) error {
 		}
 		return cs.renderReview(c, p.Status, map[string]string{id: p.Message})
 	}
-	return c.Redirect(http.StatusSeeOther, "/console/ops/review?flash="+url.QueryEscape("Batch "+id+": "+r.Action+" recorded."))
+	return redirectWith(c, "/console/ops/review", "Batch "+id+": "+r.Action+" recorded.", nil)
 }
 
 type feesView struct {
@@ -256,7 +255,7 @@ func (cs *console) setFees(c echo.Context) error {
 		v.FieldErrors["schedule"] = p.Message
 		return cs.renderFees(c, p.Status, v)
 	}
-	return c.Redirect(http.StatusSeeOther, "/console/ops/fees?flash="+url.QueryEscape("Fee schedule "+v.Scope+" saved."))
+	return redirectWith(c, "/console/ops/fees", "Fee schedule "+v.Scope+" saved.", nil)
 }
 
 type auditView struct {
@@ -265,18 +264,12 @@ type auditView struct {
 }
 
 func (cs *console) auditTrail(c echo.Context) error {
-	offset, _ := strconv.Atoi(c.QueryParam("offset"))
-	offset = min(max(offset, 0), 1_000_000)
-	page, err := cs.AuditLog.List(c.Request().Context(), audit.Filter{Action: c.QueryParam("action"), Limit: 50, Offset: offset})
+	offset := offsetParam(c)
+	page, err := cs.AuditLog.List(c.Request().Context(), audit.Filter{Limit: 50, Offset: offset})
 	if err != nil {
 		return err
 	}
 	v := auditView{Page: page}
-	if offset > 0 {
-		v.Prev = "/console/ops/audit?offset=" + strconv.Itoa(max(offset-50, 0))
-	}
-	if page.HasMore() {
-		v.Next = "/console/ops/audit?offset=" + strconv.Itoa(offset+50)
-	}
+	v.Prev, v.Next = pageLinks("/console/ops/audit", offset, 50, page.HasMore())
 	return cs.render(c, http.StatusOK, "audit", view{Title: "Audit trail", Nav: "audit", Data: v})
 }

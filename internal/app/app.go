@@ -159,6 +159,8 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	authFailures := ratelimit.New(cfg.AuthFailuresPerMinute, cfg.Clock)
+	limits := policies.New(tx, cfg.Clock, prices)
+	whitelist := withdrawals.NewWhitelist(tx, prices, validator, cfg.Clock, cfg.WhitelistCooldown)
 	api := handlers.New(handlers.Deps{
 		Withdrawals: a.Withdrawals,
 		Ledger:      book,
@@ -166,9 +168,9 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 		Pricing:     prices,
 		Payouts:     a.Payouts,
 		Webhooks:    a.Webhooks,
-		Whitelist:   withdrawals.NewWhitelist(tx, prices, validator, cfg.Clock, cfg.WhitelistCooldown),
+		Whitelist:   whitelist,
 		AuditLog:    audit.NewLog(db),
-		Limits:      policies.New(tx, cfg.Clock, prices),
+		Limits:      limits,
 		RateLimits: handlers.RateLimits{
 			All:          ratelimit.New(cfg.RateLimitPerMinute, cfg.Clock),
 			Withdrawals:  ratelimit.New(cfg.RateLimitWithdrawalsPerMinute, cfg.Clock),
@@ -182,7 +184,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	})
 	console.Mount(api, console.Deps{
 		Accounts: a.Accounts, Withdrawals: a.Withdrawals, Ledger: book, Pricing: prices, Payouts: a.Payouts,
-		Webhooks: a.Webhooks, AuditLog: audit.NewLog(db), Ops: stats, AuthFailures: authFailures,
+		Webhooks: a.Webhooks, AuditLog: audit.NewLog(db), Policies: limits, Whitelist: whitelist, Ops: stats, AuthFailures: authFailures,
 		SessionTTL: cmp.Or(cfg.ConsoleSessionTTL, 8*time.Hour), Clock: cfg.Clock, Logger: cfg.Logger,
 	})
 	a.Handler = api

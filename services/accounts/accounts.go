@@ -341,3 +341,13 @@ func (s *Service) MerchantByName(ctx context.Context, name string) (models.Merch
 	}
 	return m, res.RowsAffected == 1, nil
 }
+
+// Merchant finds a merchant by id.
+func (s *Service) Merchant(ctx context.Context, id string) (models.Merchant, bool, error) {
+	var m models.Merchant
+	res := s.db.Gorm(ctx).Where("id = ?", id).Limit(1).Find(&m)
+	if res.Error != nil {
+		return m, false, fmt.Errorf("find merchant: %w", res.Error)
+	}
+	return m, res.RowsAffected == 1, nil
+}

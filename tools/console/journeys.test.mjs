@@ -68,12 +68,13 @@ test("a merchant creates a withdrawal from the form and sees it confirmed", asyn
   await shot(p, "merchant-new-withdrawal");
   await p.getByRole("button", { name: "Create withdrawal" }).click();
   await p.waitForURL(/\/console\/withdrawals\/wth_/);
+  const detailURL = p.url();
   assert.match(await p.getByRole("status").textContent(), /Withdrawal created/);
   const deadline = Date.now() + 60_000;
   while ((await p.locator("#status").textContent()) !== "confirmed") {
     assert.ok(Date.now() < deadline, "the withdrawal did not reach confirmed within 60 s");
     await p.waitForTimeout(500);
-    await p.reload();
+    await p.goto(detailURL);
   }
   assert.match(await p.locator(".timeline").textContent(), /processing[\s\S]*confirmed/);
   // Its webhook deliveries, as the receiver answered them.
@@ -128,7 +129,7 @@ test("an operator resolves a batch flagged for review and sees the funds and the
   await shot(p, "operator-review");
   await card.getByLabel("I checked what the rail did with this batch").check();
   await card.getByRole("button", { name: "Record the decision" }).click();
-  await p.waitForURL(/flash=/);
+  await p.getByRole("status").waitFor();
   assert.match(await p.getByRole("status").textContent(), new RegExp(`Batch ${batch}: fail recorded`));
   assert.match(await p.locator("main").textContent(), /No payout batch needs review/);
   const afterB = await api("/api/balance", env("MERCHANT_B_KEY"));
@@ -158,7 +159,7 @@ test("an operator changes a fee after previewing it", async () => {
   const quote = await api("/api/withdrawals/fee?token=USDT&amount=100", env("MERCHANT_KEY"));
   assert.notEqual(quote.body.feeInfo.totalFees, "3");
   await p.getByRole("button", { name: "Save the schedule" }).click();
-  await p.waitForURL(/flash=/);
+  await p.getByRole("status").waitFor();
   assert.match(await p.getByRole("status").textContent(), /Fee schedule USDT saved/);
   const saved = await api("/api/withdrawals/fee?token=USDT&amount=100", env("MERCHANT_KEY"));
   assert.equal(saved.body.feeInfo.totalFees, "3");
@@ -219,6 +220,7 @@ test("the main pages have no serious accessibility violations", async () => {
     await signIn(p, key);
     for (const path of paths) {
       await p.goto(`${base}${path}`);
+      await shot(p, "page" + path.replaceAll("/", "-"));
       await p.evaluate(axe);
       const result = await p.evaluate(async () => await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "best-practice"] }));
       const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
@@ -230,6 +232,7 @@ test("the main pages have no serious accessibility violations", async () => {
   await signInPage.evaluate(axe);
   const result = await signInPage.evaluate(async () => await window.axe.run());
   assert.deepEqual(result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id), []);
-  await check(env("MERCHANT_KEY"), ["/console/balances", "/console/withdrawals", "/console/withdrawals/new"]);
-  await check(env("ADMIN_KEY"), ["/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/audit"]);
+  await check(env("MERCHANT_KEY"), ["/console/balances", "/console/withdrawals", "/console/withdrawals/new", "/console/webhooks", "/console/whitelist"]);
+  await check(env("ADMIN_KEY"), ["/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/audit", "/console/ops/approvals",
+    "/console/ops/batches", "/console/ops/merchants", "/console/ops/policies", "/console/ops/reconciliation"]);
 });
