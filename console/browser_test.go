@@ -71,7 +71,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	node := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "tools/console/journeys.test.mjs")
 	node.Dir = root
 	node.Env = append(os.Environ(), "CONSOLE_URL="+svc.url, "ADMIN_KEY="+svc.adminKey, "MERCHANT_KEY="+keyA, "READ_KEY="+readKey,
-		"MERCHANT_B_KEY="+keyB, "FLAGGED_BATCH="+flagged, "CHROMIUM="+chromium, "SCREENSHOTS="+filepath.Join(root, "bin/screenshots"))
+		"MERCHANT_B_KEY="+keyB, "FLAGGED_BATCH="+flagged, "RECEIVER_URL="+receiver.URL, "CHROMIUM="+chromium, "SCREENSHOTS="+filepath.Join(root, "bin/screenshots"))
 	out, err := node.CombinedOutput()
 	t.Logf("journeys:\n%s", out)
 	if err != nil {

@@ -48,7 +48,8 @@ async function signIn(p, key) {
 
 async function api(path, key, init = {}) {
   const response = await fetch(`${base}${path}`, { ...init, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json", ...(init.headers || {}) } });
-  return { status: response.status, body: await response.json() };
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
 }
 
 const shot = (p, name) => p.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -165,6 +166,89 @@ test("an operator changes a fee after previewing it", async () => {
   assert.equal(saved.body.feeInfo.totalFees, "3");
   await p.goto(`${base}/console/ops/audit`);
   assert.match(await p.locator("tbody").textContent(), /fee_schedule\.set/);
+});
+
+test("an operator creates a merchant, issues a key shown once, credits and revokes it", async () => {
+  const p = await page();
+  await signIn(p, env("ADMIN_KEY"));
+  await p.getByRole("link", { name: "Merchants" }).click();
+  await p.getByLabel("New merchant's name").fill("Gamma Games");
+  await p.getByRole("button", { name: "Create merchant" }).click();
+  await p.getByRole("heading", { level: 1, name: /Gamma Games/ }).waitFor();
+  await p.getByLabel("Name", { exact: true }).fill("production");
+  await p.getByRole("button", { name: "Issue key" }).click();
+  const plaintext = await p.getByLabel("production (read_write)").inputValue();
+  assert.match(plaintext, /^wk_/);
+  await shot(p, "operator-key-issued");
+  await p.goto(p.url().replace(/\/keys$/, "")); // shown once: the merchant's page does not show it again
+  assert.equal(await p.locator("#plaintext").count(), 0);
+  assert.equal((await api("/api/balance", plaintext)).status, 200);
+  await p.getByLabel("Token", { exact: true }).selectOption("USDT");
+  await p.getByLabel("Amount", { exact: true }).fill("250");
+  await p.getByLabel(/^Reference/).fill("wire-001");
+  await p.getByRole("button", { name: "Post credit" }).click();
+  assert.match(await p.getByRole("status").textContent(), /Credit of 250 USDT posted/);
+  const usdt = (await api("/api/balance", plaintext)).body.balances.find((b) => b.token === "USDT");
+  assert.equal(usdt.available, "250");
+  // A repeated reference is refused with the API's own message.
+  await p.getByLabel("Amount", { exact: true }).fill("250");
+  await p.getByLabel(/^Reference/).fill("wire-001");
+  await p.getByRole("button", { name: "Post credit" }).click();
+  assert.match(await p.getByRole("alert").textContent(), /wire-001/);
+  const row = p.locator("tbody tr", { hasText: "production" });
+  await row.getByLabel("confirm").check();
+  await row.getByRole("button", { name: "Revoke" }).click();
+  assert.match(await p.getByRole("status").textContent(), /revoked/);
+  assert.equal((await api("/api/balance", plaintext)).status, 401);
+});
+
+test("an operator approves a withdrawal an approval rule held", async () => {
+  const p = await page();
+  await signIn(p, env("ADMIN_KEY"));
+  await p.getByRole("link", { name: "Limits" }).click();
+  const form = p.getByRole("form", { name: "Set an approval rule" });
+  await form.getByLabel("Token").selectOption("USDT");
+  await form.getByLabel("Hold above").fill("300");
+  await form.getByRole("button", { name: "Save rule" }).click();
+  assert.match(await p.getByRole("status").textContent(), /Approval rule of USDT saved/);
+  const held = await api("/api/withdrawals", env("MERCHANT_KEY"), { method: "POST",
+    body: JSON.stringify({ token: "USDT", amount: "400", address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" }) });
+  assert.equal(held.body.status, "pending_approval");
+  await p.getByRole("link", { name: "Approvals" }).click();
+  const row = p.locator("tbody tr", { hasText: held.body.id });
+  await row.getByLabel("Reason").fill("checked with the merchant");
+  await shot(p, "operator-approvals");
+  await row.getByRole("button", { name: "Approve" }).click();
+  assert.match(await p.getByRole("status").textContent(), /it is pending/);
+  assert.match(await p.locator("main").textContent(), /No withdrawal is waiting for approval/);
+  await api("/api/admin/approval-rules?token=USDT", env("ADMIN_KEY"), { method: "DELETE" });
+});
+
+test("a merchant adds a webhook endpoint, sees its secret once and pings it", async () => {
+  const p = await page();
+  await signIn(p, env("MERCHANT_KEY"));
+  await p.getByRole("link", { name: "Webhooks" }).click();
+  await p.getByLabel("URL (https)").fill(`${env("RECEIVER_URL")}/second`);
+  await p.getByLabel("withdrawal.confirmed").check();
+  await p.getByRole("button", { name: "Add endpoint" }).click();
+  assert.match(await p.getByLabel("Secret", { exact: true }).inputValue(), /^whsec_/);
+  await shot(p, "merchant-webhook-secret");
+  const row = p.locator("tbody tr", { hasText: "/second" });
+  await row.getByRole("button", { name: "Send a test ping" }).click();
+  assert.match(await p.getByRole("status").textContent(), /ping is on its way/);
+  const deadline = Date.now() + 30_000;
+  while (!/ping\s*\S+\s*succeeded/.test(await p.locator("main").textContent())) {
+    assert.ok(Date.now() < deadline, "the ping was not delivered within 30 s");
+    await p.waitForTimeout(300);
+    await p.reload();
+  }
+  await p.getByRole("link", { name: "Whitelist" }).click();
+  await p.getByLabel("Token", { exact: true }).selectOption("ETH");
+  await p.getByLabel("Address", { exact: true }).fill("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359");
+  await p.getByLabel("Label").fill("treasury");
+  await p.getByRole("button", { name: "Add address" }).click();
+  assert.match(await p.locator(".flash, .error").first().textContent(), /Address added/);
+  assert.match(await p.locator("tbody").textContent(), /treasury/);
 });
 
 test("a read-only key finds no action that writes", async () => {
