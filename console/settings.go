@@ -21,7 +21,9 @@ type webhooksView struct {
 	Secret     *models.WebhookEndpoint // an endpoint whose new secret this answer shows, once
 }
 
-func (cs *console) webhooksPage(c echo.Context) error { return cs.renderWebhooks(c, http.StatusOK, nil) }
+func (cs *console) webhooksPage(c echo.Context) error {
+	return cs.renderWebhooks(c, http.StatusOK, nil)
+}
 
 func (cs *console) renderWebhooks(c echo.Context, status int, secret *models.WebhookEndpoint) error {
 	ctx := c.Request().Context()
