@@ -23,11 +23,14 @@ import (
 var periods = []int{7, 14, 30, 90}
 
 type overviewView struct {
-	Days, Flagged int
-	Periods       []int
-	Counts        plot
-	Volume        []tokenDays
-	Locked        []ops.TokenAmount
+	Days, Flagged   int
+	Periods         []int
+	Counts          plot
+	Volume          []tokenDays
+	Locked          []ops.TokenAmount
+	Batches, Accept plot
+	Deliveries      plot
+	SuccessRate     string // over the period, "" without deliveries
 }
 
 // tokenDays is one token's payouts and fees over the period.
@@ -85,12 +88,52 @@ func (cs *console) overview(c echo.Context) error {
 	}
 	v := overviewView{Days: days, Flagged: int(flagged.Total), Periods: periods, Locked: locked,
 		Counts: barPlot("Withdrawals per day", labels, []series{{"created", created}, {"confirmed", confirmed}, {"failed", failed}})}
+	if err := cs.batchAndDeliveryPlots(c, since, labels, index, &v); err != nil {
+		return err
+	}
 	for _, t := range byToken {
 		t.Plot = barPlot(t.Token+" paid out per day (net)", labels, []series{{"paid", paidByToken[t.Token]}})
 		v.Volume = append(v.Volume, *t)
 	}
 	sort.Slice(v.Volume, func(i, j int) bool { return v.Volume[i].Token < v.Volume[j].Token })
 	return cs.render(c, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Data: v})
+}
+
+// batchAndDeliveryPlots draws the payout batches' sizes and acceptance times, and the
+// webhook deliveries' outcomes, per day.
+func (cs *console) batchAndDeliveryPlots(c echo.Context, since time.Time, labels []string, index map[string]int, v *overviewView) error {
+	ctx := c.Request().Context()
+	batchDays, err := cs.Ops.BatchDays(ctx, since)
+	if err != nil {
+		return err
+	}
+	deliveryDays, err := cs.Ops.DeliveryDays(ctx, since)
+	if err != nil {
+		return err
+	}
+	n := len(labels)
+	count, size, p50, slowest := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for _, d := range batchDays {
+		if i, ok := index[d.Day.UTC().Format(time.DateOnly)]; ok {
+			count[i], size[i], p50[i], slowest[i] = float64(d.Batches), d.MeanItems, d.AcceptP50Secs, d.AcceptMaxSec
+		}
+	}
+	v.Batches = barPlot("Payout batches per day, and their mean size", labels, []series{{"batches", count}, {"mean withdrawals per batch", size}})
+	v.Accept = barPlot("Seconds from a batch's claim to the rail's acceptance", labels, []series{{"median", p50}, {"slowest", slowest}})
+	ok, failed, inFlight := make([]float64, n), make([]float64, n), make([]float64, n)
+	var okTotal, all float64
+	for _, d := range deliveryDays {
+		if i, found := index[d.Day.UTC().Format(time.DateOnly)]; found {
+			ok[i], failed[i], inFlight[i] = float64(d.Succeeded), float64(d.Failed), float64(d.InFlight)
+			okTotal += ok[i]
+			all += ok[i] + failed[i] + inFlight[i]
+		}
+	}
+	v.Deliveries = barPlot("Webhook deliveries per day", labels, []series{{"succeeded", ok}, {"failed", failed}, {"in flight", inFlight}})
+	if all > 0 {
+		v.SuccessRate = strconv.FormatFloat(100*okTotal/all, 'f', 1, 64) + "%"
+	}
+	return nil
 }
 
 func contains(list []int, v int) bool {

@@ -99,3 +99,46 @@ func (s *Stats) Locked(ctx context.Context) ([]TokenAmount, error) {
 	}
 	return out, nil
 }
+
+// BatchDay is one day's payout batches (by creation): how many, their mean size, and
+// the median and slowest time from the claim to the rail's acceptance.
+type BatchDay struct {
+	Day                         time.Time
+	Batches                     int
+	MeanItems                   float64
+	AcceptP50Secs, AcceptMaxSec float64
+}
+
+// BatchDays returns the days from since on with batches, oldest first.
+func (s *Stats) BatchDays(ctx context.Context, since time.Time) ([]BatchDay, error) {
+	var out []BatchDay
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT date_trunc('day', created_at, 'UTC') AS day, count(*) AS batches, avg(item_count)::float8 AS mean_items,
+		       COALESCE(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM submitted_at - created_at)), 0) AS accept_p50_secs,
+		       COALESCE(max(extract(epoch FROM submitted_at - created_at)), 0)::float8 AS accept_max_sec
+		  FROM payout_batches WHERE created_at >= ? GROUP BY 1 ORDER BY 1`, since).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("ops: batch days: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryDay is one day's webhook deliveries (by creation) by their state now.
+type DeliveryDay struct {
+	Day                         time.Time
+	Succeeded, Failed, InFlight int
+}
+
+// DeliveryDays returns the days from since on with deliveries, oldest first.
+func (s *Stats) DeliveryDays(ctx context.Context, since time.Time) ([]DeliveryDay, error) {
+	var out []DeliveryDay
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT date_trunc('day', created_at, 'UTC') AS day,
+		       count(*) FILTER (WHERE status = 'succeeded') AS succeeded, count(*) FILTER (WHERE status = 'failed') AS failed,
+		       count(*) FILTER (WHERE status = 'pending') AS in_flight
+		  FROM webhook_deliveries WHERE created_at >= ? GROUP BY 1 ORDER BY 1`, since).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("ops: delivery days: %w", err)
+	}
+	return out, nil
+}

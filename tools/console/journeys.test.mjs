@@ -251,6 +251,26 @@ test("a merchant adds a webhook endpoint, sees its secret once and pings it", as
   assert.match(await p.locator("tbody").textContent(), /treasury/);
 });
 
+test("the keyboard alone signs in and reaches the withdrawals", async () => {
+  const p = await page();
+  await p.goto(`${base}/console/sign-in`);
+  const tabTo = async (matches) => {
+    for (let i = 0; i < 30; i++) {
+      await p.keyboard.press("Tab");
+      if (await p.evaluate(matches)) return;
+    }
+    assert.fail("not reachable with Tab");
+  };
+  await tabTo(() => document.activeElement.id === "key");
+  await p.keyboard.type(env("MERCHANT_KEY"));
+  await p.keyboard.press("Enter");
+  await p.waitForURL(/\/console\/balances/);
+  await tabTo(() => document.activeElement.textContent === "Withdrawals");
+  await p.keyboard.press("Enter");
+  await p.waitForURL(/\/console\/withdrawals$/);
+  await tabTo(() => document.activeElement.id === "f-status");
+});
+
 test("a read-only key finds no action that writes", async () => {
   const p = await page();
   await signIn(p, env("READ_KEY"));
