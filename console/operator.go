@@ -25,6 +25,8 @@ var periods = []int{7, 14, 30, 90}
 type overviewView struct {
 	Days, Flagged   int
 	Periods         []int
+	Token           string   // the counts plot's token; "" for all
+	Tokens          []string // the tokens of the period
 	Counts          plot
 	Volume          []tokenDays
 	Locked          []ops.TokenAmount
@@ -69,14 +71,17 @@ func (cs *console) overview(c echo.Context) error {
 	created, confirmed, failed := make([]float64, days), make([]float64, days), make([]float64, days)
 	byToken := map[string]*tokenDays{}
 	paidByToken := map[string][]float64{}
+	token := c.QueryParam("token")
 	for _, d := range daily {
 		i, ok := index[d.Day.UTC().Format(time.DateOnly)]
 		if !ok {
 			continue
 		}
-		created[i] += float64(d.Created)
-		confirmed[i] += float64(d.Confirmed)
-		failed[i] += float64(d.Failed)
+		if token == "" || d.Token == token {
+			created[i] += float64(d.Created)
+			confirmed[i] += float64(d.Confirmed)
+			failed[i] += float64(d.Failed)
+		}
 		t := byToken[d.Token]
 		if t == nil {
 			t = &tokenDays{Token: d.Token}
@@ -86,8 +91,12 @@ func (cs *console) overview(c echo.Context) error {
 		t.Paid, t.Fees = t.Paid.Add(d.Paid), t.Fees.Add(d.Fees)
 		paidByToken[d.Token][i] += d.Paid.InexactFloat64()
 	}
-	v := overviewView{Days: days, Flagged: int(flagged.Total), Periods: periods, Locked: locked,
-		Counts: barPlot("Withdrawals per day", labels, []series{{"created", created}, {"confirmed", confirmed}, {"failed", failed}})}
+	title := "Withdrawals per day"
+	if token != "" {
+		title += " (" + token + ")"
+	}
+	v := overviewView{Days: days, Flagged: int(flagged.Total), Periods: periods, Locked: locked, Token: token,
+		Counts: barPlot(title, labels, []series{{"created", created}, {"confirmed", confirmed}, {"failed", failed}})}
 	if err := cs.batchAndDeliveryPlots(c, since, labels, index, &v); err != nil {
 		return err
 	}
@@ -96,6 +105,9 @@ func (cs *console) overview(c echo.Context) error {
 		v.Volume = append(v.Volume, *t)
 	}
 	sort.Slice(v.Volume, func(i, j int) bool { return v.Volume[i].Token < v.Volume[j].Token })
+	for _, t := range v.Volume {
+		v.Tokens = append(v.Tokens, t.Token)
+	}
 	return cs.render(c, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Data: v})
 }
 
