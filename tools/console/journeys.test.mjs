@@ -317,6 +317,20 @@ test("a form post without its CSRF token is refused and changes nothing", async 
   await again.close();
 });
 
+test("the pages fit a phone-width window", async () => {
+  for (const [key, paths] of [[env("MERCHANT_KEY"), ["/console/balances", "/console/withdrawals", "/console/withdrawals/new", "/console/webhooks"]],
+    [env("ADMIN_KEY"), ["/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/merchants"]]]) {
+    const p = await page({ phone: true });
+    await signIn(p, key);
+    for (const path of paths) {
+      await p.goto(`${base}${path}`);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${path} is ${overflow}px wider than a phone`);
+      await shot(p, "phone" + path.replaceAll("/", "-"));
+    }
+  }
+});
+
 test("the main pages have no serious accessibility violations", async () => {
   const axe = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
   const check = async (key, paths) => {
