@@ -33,6 +33,15 @@ type paginationDTO struct {
 	HasMore bool  `json:"hasMore"`
 }
 
+// cursorPaginationDTO is a withdrawal list's pagination: also the cursors of the next
+// (older) page, for startingAfter, and of the previous (newer) one, for endingBefore;
+// null when there is no such page.
+type cursorPaginationDTO struct {
+	paginationDTO
+	NextCursor     *string `json:"nextCursor"`
+	PreviousCursor *string `json:"previousCursor"`
+}
+
 func paginationOf[T any](p services.Page[T]) paginationDTO {
 	return paginationDTO{Total: p.Total, Limit: p.Limit, Offset: p.Offset, HasMore: p.HasMore()}
 }

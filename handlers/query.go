@@ -23,12 +23,14 @@ func listQuery(c echo.Context) listParams {
 		Status: c.QueryParam("status"), Token: c.QueryParam("token"), Network: c.QueryParam("network"),
 		Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
 		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate"), BatchRequest: c.QueryParam("batchRequest"),
+		StartingAfter: c.QueryParam("startingAfter"), EndingBefore: c.QueryParam("endingBefore"),
 	}
 }
 
 // listParams is a listing's query string, as received.
 type listParams struct {
 	Status, Token, Network, Limit, Offset, Page, StartDate, EndDate, BatchRequest string
+	StartingAfter, EndingBefore                                                   string
 }
 
 const (
@@ -60,13 +62,27 @@ func parseListFilter(q listParams) (withdrawals.Filter, error) {
 			return f, badRequest("network", "network must be a network name such as ethereum or tron")
 		}
 	}
-	if q.BatchRequest != "" {
-		f.BatchRequestID = q.BatchRequest
-		if len(f.BatchRequestID) > 64 || strings.ContainsFunc(f.BatchRequestID, func(r rune) bool {
+	for _, id := range []struct {
+		name, value, example string
+		dst                  *string
+	}{{"batchRequest", q.BatchRequest, "a mass payout's id such as wbr_...", &f.BatchRequestID},
+		{"startingAfter", q.StartingAfter, "a withdrawal's id such as wth_...", &f.StartingAfter},
+		{"endingBefore", q.EndingBefore, "a withdrawal's id such as wth_...", &f.EndingBefore}} {
+		if id.value == "" {
+			continue
+		}
+		if len(id.value) > 64 || strings.ContainsFunc(id.value, func(r rune) bool {
 			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
 		}) {
-			return f, badRequest("batchRequest", "batchRequest must be a mass payout's id such as wbr_...")
+			return f, badRequest(id.name, "%s must be %s", id.name, id.example)
 		}
+		*id.dst = id.value
+	}
+	if f.StartingAfter != "" && f.EndingBefore != "" {
+		return f, badRequest("endingBefore", "use either startingAfter or endingBefore, not both")
+	}
+	if (f.StartingAfter != "" || f.EndingBefore != "") && (q.Offset != "" || q.Page != "") {
+		return f, badRequest("startingAfter", "a cursor (startingAfter, endingBefore) pages by itself: leave offset and page out")
 	}
 	var err error
 	if f.Limit, err = intParam("limit", q.Limit, defaultLimit, 1, maxLimit); err != nil {

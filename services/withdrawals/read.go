@@ -3,6 +3,7 @@ package withdrawals
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -46,6 +47,9 @@ type Filter struct {
 	Before         *time.Time // exclusive
 	Limit          int
 	Offset         int
+	// StartingAfter and EndingBefore page by cursor (a withdrawal's id, at most one of
+	// them, without Offset): the page of withdrawals just older, or just newer, than it.
+	StartingAfter, EndingBefore string
 }
 
 // List returns withdrawals matching f, newest first.
@@ -79,10 +83,56 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 	if err := q().Count(&page.Total).Error; err != nil {
 		return page, fmt.Errorf("count withdrawals: %w", err)
 	}
+	if f.StartingAfter != "" || f.EndingBefore != "" {
+		return s.keysetPage(ctx, f, q(), page)
+	}
 	if page.Total > int64(f.Offset) {
 		if err := q().Order("created_at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&page.Items).Error; err != nil {
 			return page, fmt.Errorf("list withdrawals: %w", err)
 		}
 	}
+	return page, nil
+}
+
+// keysetPage is the page next to a cursor, on the (created_at, id) order the listing's
+// indexes keep: stable while new withdrawals arrive (none is skipped or repeated), and
+// as cheap deep in the history as at its start.
+func (s *Service) keysetPage(ctx context.Context, f Filter, q *gorm.DB, page services.Page[models.Withdrawal]) (services.Page[models.Withdrawal], error) {
+	field, id, older := "startingAfter", f.StartingAfter, true
+	if f.EndingBefore != "" {
+		field, id, older = "endingBefore", f.EndingBefore, false
+	}
+	var cursor struct {
+		CreatedAt time.Time
+		ID        string
+	}
+	cq := s.db.Gorm(ctx).Model(&models.Withdrawal{}).Select("created_at, id").Where("id = ?", id)
+	if f.MerchantID != "" {
+		cq = cq.Where("merchant_id = ?", f.MerchantID)
+	}
+	res := cq.Limit(1).Find(&cursor)
+	if res.Error != nil {
+		return page, fmt.Errorf("list withdrawals: cursor: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return page, services.Invalid(services.CodeInvalidRequest, field, "%s must be the id of one of your withdrawals", field)
+	}
+	page.Keyset = true
+	if older {
+		q = q.Where("(created_at, id) < (?, ?)", cursor.CreatedAt, cursor.ID).Order("created_at DESC, id DESC")
+	} else {
+		q = q.Where("(created_at, id) > (?, ?)", cursor.CreatedAt, cursor.ID).Order("created_at, id")
+	}
+	if err := q.Limit(f.Limit + 1).Find(&page.Items).Error; err != nil {
+		return page, fmt.Errorf("list withdrawals: %w", err)
+	}
+	if page.More = len(page.Items) > f.Limit; page.More {
+		page.Items = page.Items[:f.Limit]
+	}
+	if !older { // fetched oldest first; shown newest first, as every page is
+		slices.Reverse(page.Items)
+	}
+	// The cursor itself lies beyond the page on the side it came from.
+	page.Older, page.Newer = !older || page.More, older || page.More
 	return page, nil
 }
