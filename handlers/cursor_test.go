@@ -116,12 +116,12 @@ func TestCursorPaging(t *testing.T) {
 	env.Credit(otherID, "USDT", "100")
 	foreign := env.Withdraw(otherKey, "USDT", "10", apitest.ETHAddress)
 	for name, query := range map[string]string{
-		"both cursors":            "startingAfter=" + want[0] + "&endingBefore=" + want[1],
-		"cursor and offset":       "startingAfter=" + want[0] + "&offset=10",
-		"cursor and page":         "endingBefore=" + want[0] + "&page=2",
-		"unknown cursor":          "startingAfter=wth_0000000000000000",
-		"not an id":               "startingAfter=wth-%27x",
-		"another merchant's":      "endingBefore=" + foreign,
+		"both cursors":       "startingAfter=" + want[0] + "&endingBefore=" + want[1],
+		"cursor and offset":  "startingAfter=" + want[0] + "&offset=10",
+		"cursor and page":    "endingBefore=" + want[0] + "&page=2",
+		"unknown cursor":     "startingAfter=wth_0000000000000000",
+		"not an id":          "startingAfter=wth-%27x",
+		"another merchant's": "endingBefore=" + foreign,
 	} {
 		if _, r := get(query); r.Status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
