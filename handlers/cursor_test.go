@@ -128,3 +128,55 @@ func TestCursorPaging(t *testing.T) {
 		}
 	}
 }
+
+// Totals by status, token and network come from the kept counts (exact as withdrawals
+// move); a date range counts up to 10,000 and then says its total is a lower bound.
+func TestListTotals(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	mid, key := env.Merchant("Totals")
+	env.Credit(mid, "USDT", "1000")
+	first := env.Withdraw(key, "USDT", "10", apitest.ETHAddress)
+	env.Withdraw(key, "USDT", "10", apitest.ETHAddress)
+	env.Withdraw(key, "USDT", "10", apitest.TronAddress)
+	env.Do(apitest.Request{Method: http.MethodPost, Path: "/api/withdrawals/" + first + "/cancel", Key: key})
+	type totals struct {
+		Pagination struct {
+			Total      int
+			TotalExact bool
+			HasMore    bool
+		}
+		Withdrawals []struct{ ID string }
+	}
+	get := func(query string) totals {
+		var out totals
+		env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/withdrawals?" + query, Key: key}).Decode(t, &out)
+		return out
+	}
+	for query, want := range map[string]int{"": 3, "status=cancelled": 1, "status=pending": 2, "token=USDT&network=tron": 1,
+		"status=pending&network=ethereum": 1, "status=confirmed": 0} {
+		if got := get(query); got.Pagination.Total != want || !got.Pagination.TotalExact {
+			t.Errorf("%q: total %d (exact %v), want %d", query, got.Pagination.Total, got.Pagination.TotalExact, want)
+		}
+	}
+
+	// A long history inside one day, written directly: only the date filter reads it.
+	if err := env.DB.Exec(`
+		INSERT INTO withdrawals (id, merchant_id, token, network, amount, fee_base, fee_markup_rate, fee_markup_amount, fee_total,
+		                         net_amount, address, status, created_at, updated_at, estimated_completion)
+		SELECT 'wth_hist' || lpad(g::text, 12, '0'), ?, 'USDT', 'ethereum', 10, 0, 0, 0, 0, 10, ?, 'confirmed',
+		       timestamptz '2020-01-01 12:00:00+00' + g * interval '1 ms', now(), now()
+		  FROM generate_series(1, 10005) g`, mid, apitest.ETHAddress).Error; err != nil {
+		t.Fatal(err)
+	}
+	day := "startDate=2020-01-01&endDate=2020-01-01"
+	if got := get(day + "&limit=100"); got.Pagination.Total != 10000 || got.Pagination.TotalExact || !got.Pagination.HasMore {
+		t.Errorf("past the bound: %+v", got.Pagination)
+	}
+	if got := get(day + "&limit=100&offset=10000"); len(got.Withdrawals) != 5 || got.Pagination.HasMore {
+		t.Errorf("the last page past the bound: %d withdrawals, %+v", len(got.Withdrawals), got.Pagination)
+	}
+	if got := get("startDate=2021-01-01"); got.Pagination.Total != 3 || !got.Pagination.TotalExact {
+		t.Errorf("under the bound: %+v", got.Pagination)
+	}
+}

@@ -38,6 +38,7 @@ type paginationDTO struct {
 // null when there is no such page.
 type cursorPaginationDTO struct {
 	paginationDTO
+	TotalExact     bool    `json:"totalExact"`
 	NextCursor     *string `json:"nextCursor"`
 	PreviousCursor *string `json:"previousCursor"`
 }

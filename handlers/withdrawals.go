@@ -78,7 +78,7 @@ func (s *Server) renderWithdrawalList(c echo.Context, merchantID string, render 
 	for i, w := range page.Items {
 		out[i] = render(w)
 	}
-	pagination := cursorPaginationDTO{paginationDTO: paginationOf(page)}
+	pagination := cursorPaginationDTO{paginationDTO: paginationOf(page), TotalExact: !page.TotalAtLeast}
 	older, newer := page.HasMore(), page.Offset > 0
 	if page.Keyset {
 		older, newer = page.Older, page.Newer

@@ -6,17 +6,20 @@ type Page[T any] struct {
 	Total  int64
 	Limit  int
 	Offset int
-	// Keyset, set by a listing paged by cursor: More is whether another page follows in
-	// the direction of travel, Older and Newer whether items lie beyond the page's last
-	// and first item.
+	// TotalAtLeast: Total is a lower bound (a listing that stops counting at a bound).
+	TotalAtLeast bool
+	// MoreKnown: the listing looked one item past the page, and More says whether
+	// another page follows in the direction of travel.
+	MoreKnown, More bool
+	// Keyset: the page was paged by cursor; Older and Newer say whether items lie beyond
+	// its last and its first item.
 	Keyset       bool
-	More         bool
 	Older, Newer bool
 }
 
 // HasMore reports whether another page follows.
 func (p Page[T]) HasMore() bool {
-	if p.Keyset {
+	if p.MoreKnown {
 		return p.More
 	}
 	return int64(p.Offset+len(p.Items)) < p.Total

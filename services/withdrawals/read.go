@@ -80,18 +80,50 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 		}
 		return db
 	}
-	if err := q().Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("count withdrawals: %w", err)
+	if err := s.total(ctx, f, q(), &page); err != nil {
+		return page, err
 	}
 	if f.StartingAfter != "" || f.EndingBefore != "" {
 		return s.keysetPage(ctx, f, q(), page)
 	}
-	if page.Total > int64(f.Offset) {
-		if err := q().Order("created_at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&page.Items).Error; err != nil {
-			return page, fmt.Errorf("list withdrawals: %w", err)
-		}
+	if err := q().Order("created_at DESC, id DESC").Limit(f.Limit + 1).Offset(f.Offset).Find(&page.Items).Error; err != nil {
+		return page, fmt.Errorf("list withdrawals: %w", err)
+	}
+	page.MoreKnown = true
+	if page.More = len(page.Items) > f.Limit; page.More {
+		page.Items = page.Items[:f.Limit]
 	}
 	return page, nil
+}
+
+// countBound is where a listing's total stops being counted row by row: filters the
+// kept counts cannot answer (a date range, a mass payout) count up to it, and a total
+// past it is a lower bound.
+const countBound = 10_000
+
+// total answers a listing's total. By merchant, status, token and network it is the sum
+// of the counts the writes keep (withdrawal_counts: exact, reconciled), whatever the
+// history's size; other filters count matching rows, up to countBound.
+func (s *Service) total(ctx context.Context, f Filter, matching *gorm.DB, page *services.Page[models.Withdrawal]) error {
+	if f.Since == nil && f.Before == nil && f.BatchRequestID == "" {
+		q := s.db.Gorm(ctx).Table("withdrawal_counts").Select("COALESCE(sum(n), 0)")
+		for column, value := range map[string]string{"merchant_id": f.MerchantID, "status": string(f.Status), "token": f.Token, "network": f.Network} {
+			if value != "" {
+				q = q.Where(column+" = ?", value)
+			}
+		}
+		if err := q.Scan(&page.Total).Error; err != nil {
+			return fmt.Errorf("count withdrawals: %w", err)
+		}
+		return nil
+	}
+	if err := s.db.Gorm(ctx).Table("(?) AS m", matching.Select("1").Limit(countBound+1)).Count(&page.Total).Error; err != nil {
+		return fmt.Errorf("count withdrawals: %w", err)
+	}
+	if page.Total > countBound {
+		page.Total, page.TotalAtLeast = countBound, true
+	}
+	return nil
 }
 
 // keysetPage is the page next to a cursor, on the (created_at, id) order the listing's
@@ -117,7 +149,7 @@ func (s *Service) keysetPage(ctx context.Context, f Filter, q *gorm.DB, page ser
 	if res.RowsAffected == 0 {
 		return page, services.Invalid(services.CodeInvalidRequest, field, "%s must be the id of one of your withdrawals", field)
 	}
-	page.Keyset = true
+	page.Keyset, page.MoreKnown = true, true
 	if older {
 		q = q.Where("(created_at, id) < (?, ?)", cursor.CreatedAt, cursor.ID).Order("created_at DESC, id DESC")
 	} else {
