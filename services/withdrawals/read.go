@@ -86,6 +86,9 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 	if f.StartingAfter != "" || f.EndingBefore != "" {
 		return s.keysetPage(ctx, f, q(), page)
 	}
+	if !page.TotalAtLeast && page.Total <= int64(f.Offset) {
+		return page, nil // an exact total says the page is empty
+	}
 	if err := q().Order("created_at DESC, id DESC").Limit(f.Limit + 1).Offset(f.Offset).Find(&page.Items).Error; err != nil {
 		return page, fmt.Errorf("list withdrawals: %w", err)
 	}
@@ -107,9 +110,9 @@ const countBound = 10_000
 func (s *Service) total(ctx context.Context, f Filter, matching *gorm.DB, page *services.Page[models.Withdrawal]) error {
 	if f.Since == nil && f.Before == nil && f.BatchRequestID == "" {
 		q := s.db.Gorm(ctx).Table("withdrawal_counts").Select("COALESCE(sum(n), 0)")
-		for column, value := range map[string]string{"merchant_id": f.MerchantID, "status": string(f.Status), "token": f.Token, "network": f.Network} {
-			if value != "" {
-				q = q.Where(column+" = ?", value)
+		for _, c := range [][2]string{{"merchant_id", f.MerchantID}, {"status", string(f.Status)}, {"token", f.Token}, {"network", f.Network}} {
+			if c[1] != "" {
+				q = q.Where(c[0]+" = ?", c[1])
 			}
 		}
 		if err := q.Scan(&page.Total).Error; err != nil {
