@@ -144,7 +144,16 @@ func TestLitecoinPayoutsThroughTheAPI(t *testing.T) {
 		}
 	}
 	node.Mine(t, 1)
-	time.Sleep(500 * time.Millisecond) // several polls at depth 1
+	// Wait until a poll has started after the block and ended (snoozed again, so its
+	// settle transaction, had it made one, committed): it saw depth 1 and must have
+	// confirmed nothing.
+	var mined time.Time
+	env.DB.Raw(`SELECT now()`).Scan(&mined)
+	env.WaitFor(30*time.Second, "a poll at depth 1", func() bool {
+		var polled int
+		env.DB.Raw(`SELECT count(*) FROM river_job WHERE kind = 'payout_poll' AND state IN ('scheduled', 'available') AND attempted_at > ?`, mined).Scan(&polled)
+		return polled > 0
+	})
 	if w := get(env, merchants[0].key, merchants[0].ids[0]); w.Status != "processing" {
 		t.Fatalf("confirmed at depth 1 of 2: %+v", w)
 	}

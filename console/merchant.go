@@ -115,7 +115,7 @@ func (cs *console) exportWithdrawals(c echo.Context) error {
 		for _, x := range page.Items {
 			_ = w.Write([]string{x.ID, x.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), string(x.Status), x.Token, x.Network,
 				models.FormatAmount(x.Amount), models.FormatAmount(x.FeeTotal), models.FormatAmount(x.NetAmount),
-				x.Address, str(x.TxHash), spreadsheetSafe(str(x.FailureReason)), spreadsheetSafe(str(x.Reference))})
+				x.Address, str(x.TxHash), handlers.SpreadsheetSafe(str(x.FailureReason)), handlers.SpreadsheetSafe(str(x.Reference))})
 		}
 		if !page.HasMore() {
 			break
@@ -131,14 +131,6 @@ func str(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// spreadsheetSafe keeps a cell a spreadsheet would run as a formula as text.
-func spreadsheetSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
-		return "'" + s
-	}
-	return s
 }
 
 // withdrawalForm is the create form: what was typed, the field errors, the preview.

@@ -105,14 +105,14 @@ func writeBatchCSV(c echo.Context, view withdrawals.BatchView, items map[string]
 	out := csv.NewWriter(c.Response())
 	_ = out.Write(batchCSVHeader)
 	for _, o := range view.Items {
-		row := []string{strconv.Itoa(o.Index), csvSafe(o.Reference), o.Token, o.Network, o.Amount, csvSafe(o.Address), "", "", "", "", "", "", "", ""}
+		row := []string{strconv.Itoa(o.Index), SpreadsheetSafe(o.Reference), o.Token, o.Network, o.Amount, SpreadsheetSafe(o.Address), "", "", "", "", "", "", "", ""}
 		if o.WithdrawalID != nil {
 			w := items[*o.WithdrawalID]
 			row[6], row[7], row[8], row[9] = w.ID, string(w.Status), models.FormatAmount(w.FeeTotal), models.FormatAmount(w.NetAmount)
-			row[10], row[11] = deref(w.TxHash), csvSafe(deref(w.FailureReason))
+			row[10], row[11] = deref(w.TxHash), SpreadsheetSafe(deref(w.FailureReason))
 		}
 		if o.Error != nil {
-			row[12], row[13] = o.Error.Code, csvSafe(o.Error.Message)
+			row[12], row[13] = o.Error.Code, SpreadsheetSafe(o.Error.Message)
 		}
 		_ = out.Write(row)
 	}
@@ -120,8 +120,9 @@ func writeBatchCSV(c echo.Context, view withdrawals.BatchView, items map[string]
 	return out.Error()
 }
 
-// csvSafe keeps a cell a spreadsheet would run as a formula as text.
-func csvSafe(s string) string {
+// SpreadsheetSafe keeps a CSV cell that a spreadsheet would run as a formula as text
+// (the API's and the console's exports).
+func SpreadsheetSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
