@@ -131,7 +131,7 @@ type batchesView struct {
 func (cs *console) batches(c echo.Context) error {
 	offset := offsetParam(c)
 	status := c.QueryParam("status")
-	page, err := cs.Payouts.ListBatches(c.Request().Context(), status, 20, offset)
+	page, err := cs.Payouts.ListBatches(c.Request().Context(), status, services.PageRequest{Limit: 20, Offset: offset})
 	if err != nil {
 		return cs.render(c, problemStatus(err), "batches", view{Title: "Payout batches", Nav: "batches", Error: describe(err).Message,
 			Data: batchesView{Statuses: batchStatuses}})
@@ -155,7 +155,7 @@ func (cs *console) batches(c echo.Context) error {
 var batchStatuses = []models.BatchStatus{models.BatchSubmitting, models.BatchSubmitted, models.BatchCompleted, models.BatchNeedsReview}
 
 func (cs *console) reconciliation(c echo.Context) error {
-	r, err := cs.Ledger.Reconcile(c.Request().Context())
+	r, err := cs.Ledger.Reconcile(c.Request().Context(), c.QueryParam("full") == "true")
 	if err != nil {
 		return err
 	}

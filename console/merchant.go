@@ -275,7 +275,7 @@ func (cs *console) withdrawalDetail(c echo.Context) error {
 		}
 		return err
 	}
-	deliveries, err := cs.Webhooks.ListDeliveries(ctx, webhooks.DeliveryFilter{MerchantID: s.MerchantID, SubjectID: w.ID, Limit: 50})
+	deliveries, err := cs.Webhooks.ListDeliveries(ctx, webhooks.DeliveryFilter{MerchantID: s.MerchantID, SubjectID: w.ID, PageRequest: services.PageRequest{Limit: 50}})
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (cs *console) overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	flagged, err := cs.Payouts.ListBatches(ctx, string(models.BatchNeedsReview), 1, 0)
+	flagged, err := cs.Payouts.ListBatches(ctx, string(models.BatchNeedsReview), services.PageRequest{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (cs *console) reviewQueue(c echo.Context) error {
 }
 
 func (cs *console) renderReview(c echo.Context, status int, problems map[string]string) error {
-	page, err := cs.Payouts.ListBatches(c.Request().Context(), string(models.BatchNeedsReview), 50, 0)
+	page, err := cs.Payouts.ListBatches(c.Request().Context(), string(models.BatchNeedsReview), services.PageRequest{Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ type auditView struct {
 
 func (cs *console) auditTrail(c echo.Context) error {
 	offset := offsetParam(c)
-	page, err := cs.AuditLog.List(c.Request().Context(), audit.Filter{Limit: 50, Offset: offset})
+	page, err := cs.AuditLog.List(c.Request().Context(), audit.Filter{PageRequest: services.PageRequest{Limit: 50, Offset: offset}})
 	if err != nil {
 		return err
 	}

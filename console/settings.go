@@ -7,6 +7,7 @@ import (
 
 	"github.com/paycore/withdrawals/internal/catalog"
 	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/services"
 	"github.com/paycore/withdrawals/services/webhooks"
 	"github.com/paycore/withdrawals/services/withdrawals"
 )
@@ -33,7 +34,7 @@ func (cs *console) renderWebhooks(c echo.Context, status int, secret *models.Web
 	if v.Endpoints, err = cs.Webhooks.ListEndpoints(ctx, merchantID); err != nil {
 		return err
 	}
-	deliveries, err := cs.Webhooks.ListDeliveries(ctx, webhooks.DeliveryFilter{MerchantID: merchantID, Status: c.QueryParam("status"), Limit: 50})
+	deliveries, err := cs.Webhooks.ListDeliveries(ctx, webhooks.DeliveryFilter{MerchantID: merchantID, Status: c.QueryParam("status"), PageRequest: services.PageRequest{Limit: 50}})
 	if err != nil {
 		return err
 	}

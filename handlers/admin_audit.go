@@ -28,20 +28,23 @@ func auditRecordOf(a models.AdminAction) auditRecordDTO {
 // listAuditLog: GET /api/admin/audit-log, newest first, filtered by actor, action,
 // target and date.
 func (s *Server) listAuditLog(c echo.Context) error {
-	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"),
-		StartDate: c.QueryParam("startDate"), EndDate: c.QueryParam("endDate")})
+	r, err := parsePageRequest(pageQuery(c), "an audit record's id such as act_...")
+	if err != nil {
+		return err
+	}
+	since, before, err := parseDateRange(c.QueryParam("startDate"), c.QueryParam("endDate"))
 	if err != nil {
 		return err
 	}
 	page, err := s.AuditLog.List(c.Request().Context(), audit.Filter{
 		Actor: c.QueryParam("actor"), Action: c.QueryParam("action"),
 		TargetType: c.QueryParam("targetType"), TargetID: c.QueryParam("targetId"),
-		Since: f.Since, Before: f.Before, Limit: f.Limit, Offset: f.Offset,
+		Since: since, Before: before, PageRequest: r,
 	})
 	if err != nil {
 		return err
 	}
-	return renderPage(c, "records", page, auditRecordOf)
+	return renderCursorPage(c, "records", page, auditRecordOf, func(a models.AdminAction) string { return a.ID })
 }
 
 type sandboxDTO struct {

@@ -13,6 +13,8 @@ import (
 type ReconciliationDTO struct {
 	OK            bool             `json:"ok"`
 	CheckedAt     string           `json:"checkedAt"`
+	Full          bool             `json:"full"`
+	Since         *string          `json:"since"` // the checkpoint an incremental check started from
 	Tokens        []tokenTotalsDTO `json:"tokens"`
 	Discrepancies []discrepancyDTO `json:"discrepancies"`
 }
@@ -39,7 +41,7 @@ type discrepancyDTO struct {
 
 // ReconciliationOf renders a reconciliation (shared with the CLI).
 func ReconciliationOf(r ledger.Reconciliation) ReconciliationDTO {
-	out := ReconciliationDTO{OK: r.OK, CheckedAt: timestamp(r.CheckedAt), Tokens: []tokenTotalsDTO{}, Discrepancies: []discrepancyDTO{}}
+	out := ReconciliationDTO{OK: r.OK, CheckedAt: timestamp(r.CheckedAt), Full: r.Full, Since: optionalTimestamp(r.Since), Tokens: []tokenTotalsDTO{}, Discrepancies: []discrepancyDTO{}}
 	for _, t := range r.Tokens {
 		out.Tokens = append(out.Tokens, tokenTotalsDTO{
 			Token: t.Token, Balances: t.Balances, Journals: t.Journals,
@@ -56,9 +58,14 @@ func ReconciliationOf(r ledger.Reconciliation) ReconciliationDTO {
 }
 
 // reconciliation answers 200 either way: a discrepancy is a finding, not a failure of
-// the request.
+// the request. ?full=true reads the whole ledger; by default the check starts from the
+// last verified checkpoint.
 func (s *Server) reconciliation(c echo.Context) error {
-	r, err := s.Ledger.Reconcile(c.Request().Context())
+	full, err := boolParam("full", c.QueryParam("full"))
+	if err != nil {
+		return err
+	}
+	r, err := s.Ledger.Reconcile(c.Request().Context(), full)
 	if err != nil {
 		return err
 	}

@@ -15,15 +15,15 @@ func (s *Server) adminListWithdrawals(c echo.Context) error {
 }
 
 func (s *Server) listPayoutBatches(c echo.Context) error {
-	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	r, err := parsePageRequest(pageQuery(c), "a payout batch's id such as bat_...")
 	if err != nil {
 		return err
 	}
-	page, err := s.Payouts.ListBatches(c.Request().Context(), c.QueryParam("status"), f.Limit, f.Offset)
+	page, err := s.Payouts.ListBatches(c.Request().Context(), c.QueryParam("status"), r)
 	if err != nil {
 		return err
 	}
-	return renderPage(c, "batches", page, payoutBatchOf)
+	return renderCursorPage(c, "batches", page, payoutBatchOf, func(b payouts.BatchView) string { return b.ID })
 }
 
 type resolveRequest struct {

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -178,5 +179,52 @@ func TestListTotals(t *testing.T) {
 	}
 	if got := get("startDate=2021-01-01"); got.Pagination.Total != 3 || !got.Pagination.TotalExact {
 		t.Errorf("under the bound: %+v", got.Pagination)
+	}
+}
+
+// The other lists of history page by the same cursors: a walk through the audit log
+// by startingAfter meets every record once, newest first.
+func TestAuditLogCursorWalk(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	for i := range 17 {
+		env.Merchant(fmt.Sprintf("m%02d", i)) // one merchant.create record each
+	}
+	var all struct {
+		Records    []struct{ ID string }
+		Pagination struct{ Total int }
+	}
+	env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/audit-log?limit=100", Key: env.AdminKey}).Decode(t, &all)
+	var walked []string
+	path := "/api/admin/audit-log?limit=5"
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("the walk does not end")
+		}
+		var p struct {
+			Records    []struct{ ID string }
+			Pagination struct {
+				HasMore    bool
+				NextCursor *string
+			}
+		}
+		env.Do(apitest.Request{Method: http.MethodGet, Path: path, Key: env.AdminKey}).Decode(t, &p)
+		for _, r := range p.Records {
+			walked = append(walked, r.ID)
+		}
+		if !p.Pagination.HasMore {
+			break
+		}
+		path = "/api/admin/audit-log?limit=5&startingAfter=" + *p.Pagination.NextCursor
+	}
+	want := make([]string, len(all.Records))
+	for i, r := range all.Records {
+		want[i] = r.ID
+	}
+	if len(want) < 17 || !slices.Equal(walked, want) {
+		t.Errorf("walked %v\nwant %v", walked, want)
+	}
+	if res := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/audit-log?startingAfter=act_unknown", Key: env.AdminKey}); res.Status != http.StatusBadRequest {
+		t.Errorf("unknown cursor: %d %s", res.Status, res.Body)
 	}
 }

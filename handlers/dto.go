@@ -33,9 +33,10 @@ type paginationDTO struct {
 	HasMore bool  `json:"hasMore"`
 }
 
-// cursorPaginationDTO is a withdrawal list's pagination: also the cursors of the next
-// (older) page, for startingAfter, and of the previous (newer) one, for endingBefore;
-// null when there is no such page.
+// cursorPaginationDTO is the pagination of a list of history (withdrawals, batches,
+// deliveries, audit records): also whether the total is exact, and the cursors of the
+// next (older) page, for startingAfter, and of the previous (newer) one, for
+// endingBefore; null when there is no such page.
 type cursorPaginationDTO struct {
 	paginationDTO
 	TotalExact     bool    `json:"totalExact"`
@@ -45,6 +46,29 @@ type cursorPaginationDTO struct {
 
 func paginationOf[T any](p services.Page[T]) paginationDTO {
 	return paginationDTO{Total: p.Total, Limit: p.Limit, Offset: p.Offset, HasMore: p.HasMore()}
+}
+
+// renderCursorPage writes {"<field>": [...], "pagination": {...}} for a list of
+// history, with its cursors; id is an item's id.
+func renderCursorPage[T, D any](c echo.Context, field string, page services.Page[T], render func(T) D, id func(T) string) error {
+	out := make([]D, len(page.Items))
+	for i, item := range page.Items {
+		out[i] = render(item)
+	}
+	pagination := cursorPaginationDTO{paginationDTO: paginationOf(page), TotalExact: !page.TotalAtLeast}
+	older, newer := page.HasMore(), page.Offset > 0
+	if page.Keyset {
+		older, newer = page.Older, page.Newer
+	}
+	if n := len(page.Items); n > 0 && older {
+		next := id(page.Items[n-1])
+		pagination.NextCursor = &next
+	}
+	if len(page.Items) > 0 && newer {
+		previous := id(page.Items[0])
+		pagination.PreviousCursor = &previous
+	}
+	return c.JSON(http.StatusOK, map[string]any{field: out, "pagination": pagination})
 }
 
 // renderPage writes {"<field>": [...], "pagination": {...}}, the envelope of every listing.

@@ -11,6 +11,8 @@ import (
 
 type reconciliation struct {
 	OK     bool
+	Full   bool
+	Since  *string
 	Tokens []struct {
 		Token, Available, LedgerAvailable, PlatformFees string
 	}
@@ -33,14 +35,19 @@ func TestReconciliationDetectsCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	get := func() reconciliation {
+	get := func(query string) reconciliation {
 		var r reconciliation
-		env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/ledger/reconciliation", Key: env.AdminKey}).Decode(t, &r)
+		env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/ledger/reconciliation" + query, Key: env.AdminKey}).Decode(t, &r)
 		return r
 	}
-	clean := get()
-	if !clean.OK || len(clean.Discrepancies) != 0 {
-		t.Fatalf("clean ledger reported: %+v", clean)
+	if clean := get(""); !clean.OK || len(clean.Discrepancies) != 0 || !clean.Full || clean.Since != nil {
+		t.Fatalf("clean ledger, first check (full: no checkpoint yet): %+v", clean)
+	}
+	if clean := get(""); !clean.OK || clean.Full || clean.Since == nil {
+		t.Fatalf("clean ledger, second check (from the checkpoint): %+v", clean)
+	}
+	if res := env.Do(apitest.Request{Method: http.MethodGet, Path: "/api/admin/ledger/reconciliation?full=yes", Key: env.AdminKey}); res.Status != http.StatusBadRequest {
+		t.Errorf("full=yes: %d %s", res.Status, res.Body)
 	}
 
 	// Someone edits a balance behind the ledger's back.
@@ -48,16 +55,18 @@ func TestReconciliationDetectsCorruption(t *testing.T) {
 	// And an unbalanced entry slips into a journal.
 	env.DB.Exec(`INSERT INTO ledger_entries (id, journal_id, account_id, amount, created_at)
 		SELECT 'ent_corrupt', id, 'platform:fees:USDT', 0.5, now() FROM ledger_journals WHERE kind = 'credit' LIMIT 1`)
-	broken := get()
-	kinds := map[string]bool{}
-	for _, d := range broken.Discrepancies {
-		kinds[d.Kind] = true
-		if d.Kind == "balance_mismatch" && d.Subject != merchantID {
-			t.Errorf("mismatch names %s, want %s", d.Subject, merchantID)
+	for _, query := range []string{"", "?full=true"} {
+		broken := get(query)
+		kinds := map[string]bool{}
+		for _, d := range broken.Discrepancies {
+			kinds[d.Kind] = true
+			if d.Kind == "balance_mismatch" && d.Subject != merchantID {
+				t.Errorf("mismatch names %s, want %s", d.Subject, merchantID)
+			}
 		}
-	}
-	if broken.OK || !kinds["balance_mismatch"] || !kinds["unbalanced_journal"] || !kinds["token_not_zero"] {
-		t.Errorf("corruption not reported: %+v", broken)
+		if broken.OK || broken.Full != (query != "") || !kinds["balance_mismatch"] || !kinds["unbalanced_journal"] || !kinds["token_not_zero"] {
+			t.Errorf("%q: corruption not reported: %+v", query, broken)
+		}
 	}
 }
 

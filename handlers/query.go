@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paycore/withdrawals/models"
+	"github.com/paycore/withdrawals/services"
 	"github.com/paycore/withdrawals/services/withdrawals"
 )
 
@@ -40,10 +41,10 @@ const (
 )
 
 // parseListFilter validates listing parameters: status (any case) and token must be
-// known names, network a network's name (any case), limit 1..100 (default 20), offset 0..1,000,000 or a 1-based page, and
-// dates in ISO 8601 (a date alone covers that whole day).
+// known names, network a network's name (any case), the page as parsePageRequest reads
+// it, and dates in ISO 8601 (a date alone covers that whole day).
 func parseListFilter(q listParams) (withdrawals.Filter, error) {
-	f := withdrawals.Filter{Limit: defaultLimit}
+	var f withdrawals.Filter
 	if q.Status != "" {
 		f.Status = models.WithdrawalStatus(strings.ToLower(q.Status))
 		if !isStatus(f.Status) {
@@ -62,47 +63,72 @@ func parseListFilter(q listParams) (withdrawals.Filter, error) {
 			return f, badRequest("network", "network must be a network name such as ethereum or tron")
 		}
 	}
-	for _, id := range []struct {
-		name, value, example string
-		dst                  *string
-	}{{"batchRequest", q.BatchRequest, "a mass payout's id such as wbr_...", &f.BatchRequestID},
-		{"startingAfter", q.StartingAfter, "a withdrawal's id such as wth_...", &f.StartingAfter},
-		{"endingBefore", q.EndingBefore, "a withdrawal's id such as wth_...", &f.EndingBefore}} {
-		if id.value == "" {
-			continue
-		}
-		if len(id.value) > 64 || strings.ContainsFunc(id.value, func(r rune) bool {
-			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
-		}) {
-			return f, badRequest(id.name, "%s must be %s", id.name, id.example)
-		}
-		*id.dst = id.value
-	}
-	if f.StartingAfter != "" && f.EndingBefore != "" {
-		return f, badRequest("endingBefore", "use either startingAfter or endingBefore, not both")
-	}
-	if (f.StartingAfter != "" || f.EndingBefore != "") && (q.Offset != "" || q.Page != "") {
-		return f, badRequest("startingAfter", "a cursor (startingAfter, endingBefore) pages by itself: leave offset and page out")
+	if err := idParam("batchRequest", q.BatchRequest, "a mass payout's id such as wbr_...", &f.BatchRequestID); err != nil {
+		return f, err
 	}
 	var err error
-	if f.Limit, err = intParam("limit", q.Limit, defaultLimit, 1, maxLimit); err != nil {
+	if f.PageRequest, err = parsePageRequest(q, "a withdrawal's id such as wth_..."); err != nil {
 		return f, err
-	}
-	if q.Offset != "" && q.Page != "" {
-		return f, badRequest("page", "use either offset or page, not both")
-	}
-	if f.Offset, err = intParam("offset", q.Offset, 0, 0, maxOffset); err != nil {
-		return f, err
-	}
-	if q.Page != "" {
-		page, err := intParam("page", q.Page, 1, 1, maxOffset/f.Limit+1)
-		if err != nil {
-			return f, err
-		}
-		f.Offset = (page - 1) * f.Limit
 	}
 	f.Since, f.Before, err = parseDateRange(q.StartDate, q.EndDate)
 	return f, err
+}
+
+// parsePageRequest validates a listing's page: limit 1..100 (default 20), then offset
+// 0..1,000,000, a 1-based page, or a cursor (startingAfter or endingBefore: an item's
+// id, described by idExample in errors).
+func parsePageRequest(q listParams, idExample string) (services.PageRequest, error) {
+	r := services.PageRequest{Limit: defaultLimit}
+	if err := idParam("startingAfter", q.StartingAfter, idExample, &r.StartingAfter); err != nil {
+		return r, err
+	}
+	if err := idParam("endingBefore", q.EndingBefore, idExample, &r.EndingBefore); err != nil {
+		return r, err
+	}
+	if r.StartingAfter != "" && r.EndingBefore != "" {
+		return r, badRequest("endingBefore", "use either startingAfter or endingBefore, not both")
+	}
+	if (r.StartingAfter != "" || r.EndingBefore != "") && (q.Offset != "" || q.Page != "") {
+		return r, badRequest("startingAfter", "a cursor (startingAfter, endingBefore) pages by itself: leave offset and page out")
+	}
+	var err error
+	if r.Limit, err = intParam("limit", q.Limit, defaultLimit, 1, maxLimit); err != nil {
+		return r, err
+	}
+	if q.Offset != "" && q.Page != "" {
+		return r, badRequest("page", "use either offset or page, not both")
+	}
+	if r.Offset, err = intParam("offset", q.Offset, 0, 0, maxOffset); err != nil {
+		return r, err
+	}
+	if q.Page != "" {
+		page, err := intParam("page", q.Page, 1, 1, maxOffset/r.Limit+1)
+		if err != nil {
+			return r, err
+		}
+		r.Offset = (page - 1) * r.Limit
+	}
+	return r, nil
+}
+
+// pageQuery is a listing's paging parameters, as received.
+func pageQuery(c echo.Context) listParams {
+	return listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset"), Page: c.QueryParam("page"),
+		StartingAfter: c.QueryParam("startingAfter"), EndingBefore: c.QueryParam("endingBefore")}
+}
+
+// idParam reads an id-shaped parameter (letters, digits and _, at most 64) into dst.
+func idParam(name, value, example string, dst *string) error {
+	if value == "" {
+		return nil
+	}
+	if len(value) > 64 || strings.ContainsFunc(value, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
+	}) {
+		return badRequest(name, "%s must be %s", name, example)
+	}
+	*dst = value
+	return nil
 }
 
 func intParam(name, raw string, def, lo, hi int) (int, error) {
@@ -114,6 +140,17 @@ func intParam(name, raw string, def, lo, hi int) (int, error) {
 		return 0, badRequest(name, "%s must be an integer from %d to %d", name, lo, hi)
 	}
 	return n, nil
+}
+
+// boolParam reads true or false; absent is false.
+func boolParam(name, raw string) (bool, error) {
+	switch raw {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, badRequest(name, "%s must be true or false", name)
 }
 
 // dateParam reads an RFC 3339 timestamp or a YYYY-MM-DD date. As an end bound a date

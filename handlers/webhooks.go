@@ -129,18 +129,18 @@ func webhookDeliveryOf(d webhooks.DeliveryView) webhookDeliveryDTO {
 }
 
 func (s *Server) listWebhookDeliveries(c echo.Context) error {
-	f, err := parseListFilter(listParams{Limit: c.QueryParam("limit"), Offset: c.QueryParam("offset")})
+	r, err := parsePageRequest(pageQuery(c), "a delivery's id such as whd_...")
 	if err != nil {
 		return err
 	}
 	page, err := s.Webhooks.ListDeliveries(c.Request().Context(), webhooks.DeliveryFilter{
 		MerchantID: principal(c).MerchantID, EndpointID: c.QueryParam("endpointId"),
-		Status: c.QueryParam("status"), EventType: c.QueryParam("eventType"), Limit: f.Limit, Offset: f.Offset,
+		Status: c.QueryParam("status"), EventType: c.QueryParam("eventType"), PageRequest: r,
 	})
 	if err != nil {
 		return err
 	}
-	return renderPage(c, "deliveries", page, webhookDeliveryOf)
+	return renderCursorPage(c, "deliveries", page, webhookDeliveryOf, func(d webhooks.DeliveryView) string { return d.ID })
 }
 
 func (s *Server) retryWebhookDelivery(c echo.Context) error {

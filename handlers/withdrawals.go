@@ -74,22 +74,7 @@ func (s *Server) renderWithdrawalList(c echo.Context, merchantID string, render 
 	if err != nil {
 		return err
 	}
-	out := make([]withdrawalDTO, len(page.Items))
-	for i, w := range page.Items {
-		out[i] = render(w)
-	}
-	pagination := cursorPaginationDTO{paginationDTO: paginationOf(page), TotalExact: !page.TotalAtLeast}
-	older, newer := page.HasMore(), page.Offset > 0
-	if page.Keyset {
-		older, newer = page.Older, page.Newer
-	}
-	if n := len(page.Items); n > 0 && older {
-		pagination.NextCursor = &page.Items[n-1].ID
-	}
-	if len(page.Items) > 0 && newer {
-		pagination.PreviousCursor = &page.Items[0].ID
-	}
-	return c.JSON(http.StatusOK, map[string]any{"withdrawals": out, "pagination": pagination})
+	return renderCursorPage(c, "withdrawals", page, render, func(w models.Withdrawal) string { return w.ID })
 }
 
 func (s *Server) getWithdrawal(c echo.Context) error {

@@ -43,11 +43,14 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return withConfig(func(cfg config) error { return createKey(ctx, cfg, *name, models.Scope(*scope), stdout) })
 	case "reconcile":
 		fs := commandFlags("admin reconcile", "check the ledger: print the reconciliation report as JSON (the document of\n"+
-			"GET /api/admin/ledger/reconciliation) and exit 1 on any discrepancy", stdout, stderr, nil)
+			"GET /api/admin/ledger/reconciliation) and exit 1 on any discrepancy. It starts from the last\n"+
+			"verified checkpoint and reads the entries written since; --full reads the whole ledger and\n"+
+			"also counts the withdrawals", stdout, stderr, nil)
+		full := fs.Bool("full", false, "read the whole ledger and count every withdrawal")
 		if err := parse(fs, args[1:], stdout, stderr); err != nil {
 			return err
 		}
-		return withConfig(func(cfg config) error { return reconcile(ctx, cfg, stdout) })
+		return withConfig(func(cfg config) error { return reconcile(ctx, cfg, *full, stdout) })
 	default:
 		fmt.Fprintf(stderr, "withdrawals: unknown admin command %q\n\n%s", args[0], usage)
 		return exitCode(2)
@@ -80,9 +83,9 @@ func createKey(ctx context.Context, cfg config, name string, scope models.Scope,
 	})
 }
 
-func reconcile(ctx context.Context, cfg config, stdout io.Writer) error {
+func reconcile(ctx context.Context, cfg config, full bool, stdout io.Writer) error {
 	return withAdmin(ctx, cfg, false, func(admin *app.Admin) error {
-		report, err := admin.Ledger.Reconcile(ctx)
+		report, err := admin.Ledger.Reconcile(ctx, full)
 		if err != nil {
 			return err
 		}

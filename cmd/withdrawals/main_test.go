@@ -86,10 +86,15 @@ func TestAdminReconcileExitsNonZeroOnDiscrepancy(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Exec(`UPDATE balances SET available = 7 WHERE merchant_id = ? AND token = 'BTC'`, m.ID)
-	stdout.Reset()
-	err = run(context.Background(), []string{"admin", "reconcile"}, &stdout, &stderr)
-	if !errors.Is(err, errDiscrepancy) || !strings.Contains(stdout.String(), "balance_mismatch") {
-		t.Errorf("corrupted ledger: err %v, report %s", err, stdout.String())
+	for _, args := range [][]string{{"admin", "reconcile"}, {"admin", "reconcile", "--full"}} {
+		stdout.Reset()
+		err = run(context.Background(), args, &stdout, &stderr)
+		if !errors.Is(err, errDiscrepancy) || !strings.Contains(stdout.String(), "balance_mismatch") {
+			t.Errorf("%v on a corrupted ledger: err %v, report %s", args, err, stdout.String())
+		}
+		if full := strings.Contains(stdout.String(), `"full": true`); full != (len(args) == 3) {
+			t.Errorf("%v: report %s", args, stdout.String())
+		}
 	}
 }
 

@@ -62,28 +62,33 @@ func NewLog(db *gorm.DB) *Log { return &Log{db: db} }
 type Filter struct {
 	Actor, Action, TargetType, TargetID string
 	Since, Before                       *time.Time
-	Limit, Offset                       int
+	services.PageRequest
 }
 
-// List pages through the audit trail, newest first.
+// List pages through the audit trail, newest first. The total is counted up to
+// services.CountBound.
 func (l *Log) List(ctx context.Context, f Filter) (services.Page[models.AdminAction], error) {
 	page := services.Page[models.AdminAction]{Limit: f.Limit, Offset: f.Offset, Items: []models.AdminAction{}}
-	q := l.db.WithContext(ctx).Model(&models.AdminAction{})
-	for column, value := range map[string]string{"actor": f.Actor, "action": f.Action, "target_type": f.TargetType, "target_id": f.TargetID} {
-		if value != "" {
-			q = q.Where(column+" = ?", value)
+	all := func() *gorm.DB { return l.db.WithContext(ctx).Model(&models.AdminAction{}) }
+	rows := func() *gorm.DB {
+		q := all()
+		for column, value := range map[string]string{"actor": f.Actor, "action": f.Action, "target_type": f.TargetType, "target_id": f.TargetID} {
+			if value != "" {
+				q = q.Where(column+" = ?", value)
+			}
 		}
+		if f.Since != nil {
+			q = q.Where("created_at >= ?", *f.Since)
+		}
+		if f.Before != nil {
+			q = q.Where("created_at < ?", *f.Before)
+		}
+		return q
 	}
-	if f.Since != nil {
-		q = q.Where("created_at >= ?", *f.Since)
-	}
-	if f.Before != nil {
-		q = q.Where("created_at < ?", *f.Before)
-	}
-	if err := q.Count(&page.Total).Error; err != nil {
+	if err := services.CountUpTo(rows(), &page); err != nil {
 		return page, fmt.Errorf("count audit log: %w", err)
 	}
-	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&page.Items).Error; err != nil {
+	if err := services.ReadPage(rows, all, f.PageRequest, "an audit record", &page); err != nil {
 		return page, fmt.Errorf("list audit log: %w", err)
 	}
 	return page, nil

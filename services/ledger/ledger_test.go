@@ -86,7 +86,7 @@ func TestConcurrentBalanceMovesDoNotDeadlock(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	rec, err := admin.Ledger.Reconcile(ctx)
+	rec, err := admin.Ledger.Reconcile(ctx, true)
 	if err != nil || !rec.OK {
 		t.Fatalf("reconciliation: %+v %v", rec, err)
 	}

@@ -25,44 +25,46 @@ type BatchView struct {
 }
 
 // ListBatches pages through payout batches, newest first, each with its withdrawals
-// (loaded in one query for the whole page).
-func (p *Service) ListBatches(ctx context.Context, status string, limit, offset int) (services.Page[BatchView], error) {
-	page := services.Page[BatchView]{Limit: limit, Offset: offset, Items: []BatchView{}}
-	q := p.db.Gorm(ctx).Model(&models.PayoutBatch{})
+// (loaded in one query for the whole page). The total is counted up to
+// services.CountBound.
+func (p *Service) ListBatches(ctx context.Context, status string, r services.PageRequest) (services.Page[BatchView], error) {
 	if status != "" {
 		switch models.BatchStatus(status) {
 		case models.BatchSubmitting, models.BatchSubmitted, models.BatchCompleted, models.BatchNeedsReview:
 		default:
-			return page, services.Invalid(services.CodeInvalidRequest, "status", "status must be one of submitting, submitted, completed, needs_review")
+			return services.Page[BatchView]{}, services.Invalid(services.CodeInvalidRequest, "status", "status must be one of submitting, submitted, completed, needs_review")
 		}
-		q = q.Where("status = ?", status)
 	}
-	if err := q.Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("count batches: %w", err)
+	all := func() *gorm.DB { return p.db.Gorm(ctx).Model(&models.PayoutBatch{}) }
+	rows := func() *gorm.DB {
+		if status != "" {
+			return all().Where("status = ?", status)
+		}
+		return all()
 	}
-	var batches []models.PayoutBatch
-	if err := q.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&batches).Error; err != nil {
-		return page, fmt.Errorf("list batches: %w", err)
+	page := services.Page[models.PayoutBatch]{Limit: r.Limit, Offset: r.Offset}
+	if err := services.CountUpTo(rows(), &page); err != nil {
+		return services.Page[BatchView]{}, fmt.Errorf("count batches: %w", err)
 	}
-	if len(batches) == 0 {
-		return page, nil
+	if err := services.ReadPage(rows, all, r, "a payout batch", &page); err != nil {
+		return services.Page[BatchView]{}, fmt.Errorf("list batches: %w", err)
 	}
-	ids := make([]string, len(batches))
-	for i, b := range batches {
-		ids[i] = b.ID
+	views := make([]BatchView, len(page.Items))
+	ids := make([]string, len(page.Items))
+	for i, b := range page.Items {
+		views[i], ids[i] = BatchView{PayoutBatch: b, Withdrawals: []models.Withdrawal{}}, b.ID
 	}
-	var items []models.Withdrawal
-	if err := p.db.Gorm(ctx).Where("batch_id IN ?", ids).Order("created_at, id").Find(&items).Error; err != nil {
-		return page, fmt.Errorf("list batch items: %w", err)
+	if len(ids) > 0 {
+		var items []models.Withdrawal
+		if err := p.db.Gorm(ctx).Where("batch_id IN ?", ids).Order("created_at, id").Find(&items).Error; err != nil {
+			return services.Page[BatchView]{}, fmt.Errorf("list batch items: %w", err)
+		}
+		for _, w := range items {
+			i := slices.Index(ids, *w.BatchID)
+			views[i].Withdrawals = append(views[i].Withdrawals, w)
+		}
 	}
-	byBatch := map[string][]models.Withdrawal{}
-	for _, w := range items {
-		byBatch[*w.BatchID] = append(byBatch[*w.BatchID], w)
-	}
-	for _, b := range batches {
-		page.Items = append(page.Items, BatchView{PayoutBatch: b, Withdrawals: append([]models.Withdrawal{}, byBatch[b.ID]...)})
-	}
-	return page, nil
+	return services.Carry(page, views), nil
 }
 
 // Resolution is an admin's decision on flagged work.

@@ -192,7 +192,7 @@ func (s *Service) SendTest(ctx context.Context, merchantID, id string) (models.W
 type DeliveryFilter struct {
 	MerchantID, EndpointID, Status, EventType string
 	SubjectID                                 string // the deliveries of the events about one withdrawal
-	Limit, Offset                             int
+	services.PageRequest
 }
 
 // DeliveryView is a delivery with its attempts.
@@ -202,56 +202,56 @@ type DeliveryView struct {
 }
 
 // ListDeliveries pages through the merchant's deliveries, newest first, each with every
-// attempt (two queries for the page).
+// attempt (two queries for the page). The total is counted up to services.CountBound.
 func (s *Service) ListDeliveries(ctx context.Context, f DeliveryFilter) (services.Page[DeliveryView], error) {
-	page := services.Page[DeliveryView]{Limit: f.Limit, Offset: f.Offset, Items: []DeliveryView{}}
-	q := s.db.Gorm(ctx).Model(&models.WebhookDelivery{}).Where("merchant_id = ?", f.MerchantID)
-	if f.EndpointID != "" {
-		q = q.Where("endpoint_id = ?", f.EndpointID)
-	}
-	if f.SubjectID != "" {
-		q = q.Where("event_id IN (SELECT id FROM webhook_events WHERE subject_id = ?)", f.SubjectID)
-	}
 	if f.Status != "" {
 		switch models.DeliveryStatus(f.Status) {
 		case models.DeliveryPending, models.DeliverySucceeded, models.DeliveryFailed:
 		default:
-			return page, services.Invalid(services.CodeInvalidRequest, "status", "status must be pending, succeeded or failed")
+			return services.Page[DeliveryView]{}, services.Invalid(services.CodeInvalidRequest, "status", "status must be pending, succeeded or failed")
 		}
-		q = q.Where("status = ?", f.Status)
 	}
-	if f.EventType != "" {
-		if f.EventType != EventPing && !slices.Contains(EventTypes, f.EventType) {
-			return page, services.Invalid(services.CodeInvalidRequest, "eventType", "unknown event type %q", f.EventType)
+	if f.EventType != "" && f.EventType != EventPing && !slices.Contains(EventTypes, f.EventType) {
+		return services.Page[DeliveryView]{}, services.Invalid(services.CodeInvalidRequest, "eventType", "unknown event type %q", f.EventType)
+	}
+	owned := func() *gorm.DB {
+		return s.db.Gorm(ctx).Model(&models.WebhookDelivery{}).Where("merchant_id = ?", f.MerchantID)
+	}
+	rows := func() *gorm.DB {
+		q := owned()
+		for column, value := range map[string]string{"endpoint_id": f.EndpointID, "status": f.Status, "event_type": f.EventType} {
+			if value != "" {
+				q = q.Where(column+" = ?", value)
+			}
 		}
-		q = q.Where("event_type = ?", f.EventType)
+		if f.SubjectID != "" {
+			q = q.Where("event_id IN (SELECT id FROM webhook_events WHERE subject_id = ?)", f.SubjectID)
+		}
+		return q
 	}
-	if err := q.Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("count deliveries: %w", err)
+	page := services.Page[models.WebhookDelivery]{Limit: f.Limit, Offset: f.Offset}
+	if err := services.CountUpTo(rows(), &page); err != nil {
+		return services.Page[DeliveryView]{}, fmt.Errorf("count deliveries: %w", err)
 	}
-	var ds []models.WebhookDelivery
-	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&ds).Error; err != nil {
-		return page, fmt.Errorf("list deliveries: %w", err)
+	if err := services.ReadPage(rows, owned, f.PageRequest, "one of your deliveries", &page); err != nil {
+		return services.Page[DeliveryView]{}, fmt.Errorf("list deliveries: %w", err)
 	}
-	if len(ds) == 0 {
-		return page, nil
+	views := make([]DeliveryView, len(page.Items))
+	ids := make([]string, len(page.Items))
+	for i, d := range page.Items {
+		views[i], ids[i] = DeliveryView{WebhookDelivery: d, Attempts: []models.WebhookAttempt{}}, d.ID
 	}
-	ids := make([]string, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
+	if len(ids) > 0 {
+		var attempts []models.WebhookAttempt
+		if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("attempted_at, id").Find(&attempts).Error; err != nil {
+			return services.Page[DeliveryView]{}, fmt.Errorf("list attempts: %w", err)
+		}
+		for _, a := range attempts {
+			i := slices.Index(ids, a.DeliveryID)
+			views[i].Attempts = append(views[i].Attempts, a)
+		}
 	}
-	var attempts []models.WebhookAttempt
-	if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("attempted_at, id").Find(&attempts).Error; err != nil {
-		return page, fmt.Errorf("list attempts: %w", err)
-	}
-	byDelivery := map[string][]models.WebhookAttempt{}
-	for _, a := range attempts {
-		byDelivery[a.DeliveryID] = append(byDelivery[a.DeliveryID], a)
-	}
-	for _, d := range ds {
-		page.Items = append(page.Items, DeliveryView{WebhookDelivery: d, Attempts: append([]models.WebhookAttempt{}, byDelivery[d.ID]...)})
-	}
-	return page, nil
+	return services.Carry(page, views), nil
 }
 
 // RetryDelivery sends a failed delivery again (the same event id and body, so a

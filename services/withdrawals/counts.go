@@ -1,6 +1,6 @@
 package withdrawals
 
-// countsSQL keeps withdrawal_counts (withdrawals per merchant, token, network and
+// CountsSQL keeps withdrawal_counts (withdrawals per merchant, token, network and
 // status) in step with the withdrawals, in the statement that changes them: the CTE
 // counted adds, per key, the sum of delta over the rows of a CTE named count_deltas
 // (merchant_id, token, network, status, delta) that the statement defines before it.
@@ -8,7 +8,7 @@ package withdrawals
 // old status and into its new one. Keys are upserted in order, so two statements lock
 // shared count rows in the same order. It is the only code that writes the counts;
 // reconciliation proves them exact.
-const countsSQL = `counted AS (
+const CountsSQL = `counted AS (
 			INSERT INTO withdrawal_counts AS c (merchant_id, token, network, status, n)
 			SELECT merchant_id, token, network, status, sum(delta) FROM count_deltas
 			 GROUP BY merchant_id, token, network, status ORDER BY merchant_id, token, network, status

@@ -127,7 +127,7 @@ func (f fixture) apply(w *models.Withdrawal, c withdrawals.Change) error {
 
 func (f fixture) reconciles(t *testing.T) {
 	t.Helper()
-	rec, err := f.ledger.Reconcile(context.Background())
+	rec, err := f.ledger.Reconcile(context.Background(), true)
 	if err != nil || !rec.OK {
 		t.Fatalf("reconciliation: %+v, %v", rec, err)
 	}

@@ -67,7 +67,7 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 	}
 
 	// The columns the new status stamps, then the guarded update, which also counts the
-	// withdrawals out of their old status and into the new one (countsSQL).
+	// withdrawals out of their old status and into the new one (CountsSQL).
 	set := []string{"status = $3", "updated_at = $4"}
 	args := []any{ids, string(from), string(c.To), now}
 	stamp := func(column string, value any) {
@@ -100,7 +100,7 @@ func (l *Lifecycle) Apply(ctx context.Context, tx *dbtx.Tx, ws []*models.Withdra
 			SELECT merchant_id, token, network, $2::text AS status, -1 AS delta FROM moved
 			UNION ALL
 			SELECT merchant_id, token, network, $3::text, 1 FROM moved),
-		`+countsSQL+`
+		`+CountsSQL+`
 		SELECT count(*) FROM moved`, args...).Scan(&moved); err != nil {
 		return fmt.Errorf("transition %d withdrawals %s->%s: %w", len(ws), from, c.To, err)
 	}

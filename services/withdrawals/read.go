@@ -3,7 +3,6 @@ package withdrawals
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -45,21 +44,21 @@ type Filter struct {
 	BatchRequestID string
 	Since          *time.Time // inclusive
 	Before         *time.Time // exclusive
-	Limit          int
-	Offset         int
-	// StartingAfter and EndingBefore page by cursor (a withdrawal's id, at most one of
-	// them, without Offset): the page of withdrawals just older, or just newer, than it.
-	StartingAfter, EndingBefore string
+	services.PageRequest
 }
 
 // List returns withdrawals matching f, newest first.
 func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.Withdrawal], error) {
 	page := services.Page[models.Withdrawal]{Limit: f.Limit, Offset: f.Offset, Items: []models.Withdrawal{}}
-	q := func() *gorm.DB {
+	owned := func() *gorm.DB {
 		db := s.db.Gorm(ctx).Model(&models.Withdrawal{})
 		if f.MerchantID != "" {
 			db = db.Where("merchant_id = ?", f.MerchantID)
 		}
+		return db
+	}
+	rows := func() *gorm.DB {
+		db := owned()
 		if f.Status != "" {
 			db = db.Where("status = ?", f.Status)
 		}
@@ -80,94 +79,33 @@ func (s *Service) List(ctx context.Context, f Filter) (services.Page[models.With
 		}
 		return db
 	}
-	if err := s.total(ctx, f, q(), &page); err != nil {
+	if err := s.total(ctx, f, rows(), &page); err != nil {
 		return page, err
 	}
-	if f.StartingAfter != "" || f.EndingBefore != "" {
-		return s.keysetPage(ctx, f, q(), page)
-	}
-	if !page.TotalAtLeast && page.Total <= int64(f.Offset) {
+	if f.StartingAfter == "" && f.EndingBefore == "" && !page.TotalAtLeast && page.Total <= int64(f.Offset) {
 		return page, nil // an exact total says the page is empty
 	}
-	if err := q().Order("created_at DESC, id DESC").Limit(f.Limit + 1).Offset(f.Offset).Find(&page.Items).Error; err != nil {
+	if err := services.ReadPage(rows, owned, f.PageRequest, "one of your withdrawals", &page); err != nil {
 		return page, fmt.Errorf("list withdrawals: %w", err)
-	}
-	page.MoreKnown = true
-	if page.More = len(page.Items) > f.Limit; page.More {
-		page.Items = page.Items[:f.Limit]
 	}
 	return page, nil
 }
-
-// countBound is where a listing's total stops being counted row by row: filters the
-// kept counts cannot answer (a date range, a mass payout) count up to it, and a total
-// past it is a lower bound.
-const countBound = 10_000
 
 // total answers a listing's total. By merchant, status, token and network it is the sum
 // of the counts the writes keep (withdrawal_counts: exact, reconciled), whatever the
-// history's size; other filters count matching rows, up to countBound.
+// history's size; other filters count matching rows, up to services.CountBound.
 func (s *Service) total(ctx context.Context, f Filter, matching *gorm.DB, page *services.Page[models.Withdrawal]) error {
-	if f.Since == nil && f.Before == nil && f.BatchRequestID == "" {
-		q := s.db.Gorm(ctx).Table("withdrawal_counts").Select("COALESCE(sum(n), 0)")
-		for _, c := range [][2]string{{"merchant_id", f.MerchantID}, {"status", string(f.Status)}, {"token", f.Token}, {"network", f.Network}} {
-			if c[1] != "" {
-				q = q.Where(c[0]+" = ?", c[1])
-			}
-		}
-		if err := q.Scan(&page.Total).Error; err != nil {
-			return fmt.Errorf("count withdrawals: %w", err)
-		}
-		return nil
+	if f.Since != nil || f.Before != nil || f.BatchRequestID != "" {
+		return services.CountUpTo(matching, page)
 	}
-	if err := s.db.Gorm(ctx).Table("(?) AS m", matching.Select("1").Limit(countBound+1)).Count(&page.Total).Error; err != nil {
+	q := s.db.Gorm(ctx).Table("withdrawal_counts").Select("COALESCE(sum(n), 0)")
+	for _, c := range [][2]string{{"merchant_id", f.MerchantID}, {"status", string(f.Status)}, {"token", f.Token}, {"network", f.Network}} {
+		if c[1] != "" {
+			q = q.Where(c[0]+" = ?", c[1])
+		}
+	}
+	if err := q.Scan(&page.Total).Error; err != nil {
 		return fmt.Errorf("count withdrawals: %w", err)
 	}
-	if page.Total > countBound {
-		page.Total, page.TotalAtLeast = countBound, true
-	}
 	return nil
-}
-
-// keysetPage is the page next to a cursor, on the (created_at, id) order the listing's
-// indexes keep: stable while new withdrawals arrive (none is skipped or repeated), and
-// as cheap deep in the history as at its start.
-func (s *Service) keysetPage(ctx context.Context, f Filter, q *gorm.DB, page services.Page[models.Withdrawal]) (services.Page[models.Withdrawal], error) {
-	field, id, older := "startingAfter", f.StartingAfter, true
-	if f.EndingBefore != "" {
-		field, id, older = "endingBefore", f.EndingBefore, false
-	}
-	var cursor struct {
-		CreatedAt time.Time
-		ID        string
-	}
-	cq := s.db.Gorm(ctx).Model(&models.Withdrawal{}).Select("created_at, id").Where("id = ?", id)
-	if f.MerchantID != "" {
-		cq = cq.Where("merchant_id = ?", f.MerchantID)
-	}
-	res := cq.Limit(1).Find(&cursor)
-	if res.Error != nil {
-		return page, fmt.Errorf("list withdrawals: cursor: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return page, services.Invalid(services.CodeInvalidRequest, field, "%s must be the id of one of your withdrawals", field)
-	}
-	page.Keyset, page.MoreKnown = true, true
-	if older {
-		q = q.Where("(created_at, id) < (?, ?)", cursor.CreatedAt, cursor.ID).Order("created_at DESC, id DESC")
-	} else {
-		q = q.Where("(created_at, id) > (?, ?)", cursor.CreatedAt, cursor.ID).Order("created_at, id")
-	}
-	if err := q.Limit(f.Limit + 1).Find(&page.Items).Error; err != nil {
-		return page, fmt.Errorf("list withdrawals: %w", err)
-	}
-	if page.More = len(page.Items) > f.Limit; page.More {
-		page.Items = page.Items[:f.Limit]
-	}
-	if !older { // fetched oldest first; shown newest first, as every page is
-		slices.Reverse(page.Items)
-	}
-	// The cursor itself lies beyond the page on the side it came from.
-	page.Older, page.Newer = !older || page.More, older || page.More
-	return page, nil
 }

@@ -316,7 +316,7 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *mod
 		count_deltas AS (
 			SELECT l.merchant_id, l.token, w.network, l.status, 1 AS delta
 			  FROM locked l JOIN unnest($27::text[], $28::text[]) AS w(id, network) ON w.id = l.withdrawal_id),
-		`+countsSQL+`,
+		`+CountsSQL+`,
 		events AS (
 			INSERT INTO webhook_events (id, merchant_id, type, subject_id, payload, created_at)
 			SELECT ev.id, ev.merchant_id, CASE WHEN l.status = 'pending' THEN ev.type ELSE ev.held_type END, ev.subject_id,
