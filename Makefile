@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run regtest anvil test chain lint bench ceiling microbench chaos fuzz migrate build
+.PHONY: help run regtest anvil test chain lint bench ceiling scale microbench chaos fuzz migrate build
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench: ## Load-test the real binary against the pgbench reference (a few minutes
 
 ceiling: ## What bare Echo servers reach on the balance read, next to the pgbench reference (a minute, loopback only)
 	@bench/scripts/ceiling.sh
+
+scale: ## Read paths through the API as one merchant's history grows to 10k, 1M and 10M withdrawals (SCALE_SIZES; the 10M history takes ~30 GB and most of an hour)
+	@bench/scripts/scale.sh
 
 microbench: ## Go benchmarks: fee calculation, address checks, withdrawal creation in-process
 	@$(WITH_TEST_DB); go test -run '^$$' -bench . -benchmem ./...

@@ -23,7 +23,7 @@ out=bin/bench
 rm -rf "$out" && mkdir -p "$out"
 
 go build -o bin/withdrawals ./cmd/withdrawals
-(cd bench && go build -o ../bin/loadgen ./cmd/loadgen && go build -o ../bin/benchcmp ./cmd/benchcmp)
+(cd bench && go build -o ../bin/loadgen ./cmd/loadgen && go build -o ../bin/benchcmp ./cmd/benchcmp && go build -o ../bin/ownref ./cmd/ownref)
 binaries=(new)
 if [ "$baseline" != none ]; then
 	if ! git cat-file -e "$baseline^{commit}" 2>/dev/null; then
@@ -41,7 +41,8 @@ fi
 reference() {
 	if [ "${BENCH_REFERENCE:-1}" != 0 ]; then
 		echo "reference ($1): pgbench on this machine's PostgreSQL..."
-		bench/reference/run.sh "$server" "$conns" "$secs" | tee -a "$out/reference.log"
+		OWNREF=bin/ownref WITHDRAWALS_BIN=bin/withdrawals OWNREF_MERCHANTS=$merchants \
+			bench/reference/run.sh "$server" "$conns" "$secs" | tee -a "$out/reference.log"
 	fi
 }
 

@@ -119,6 +119,21 @@ func (p *Pipeline) Query(query string, args []any, fn func(pgx.Rows) error) {
 	})
 }
 
+// Statement is a queued statement with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// Statements lists what the pipeline would send, in order.
+func (p *Pipeline) Statements() []Statement {
+	out := make([]Statement, len(p.batch.QueuedQueries))
+	for i, q := range p.batch.QueuedQueries {
+		out[i] = Statement{SQL: q.SQL, Args: q.Arguments}
+	}
+	return out
+}
+
 // Execute queues a statement.
 func (p *Pipeline) Execute(_ context.Context, query string, args ...any) error {
 	p.batch.Queue(query, args...)

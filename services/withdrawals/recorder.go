@@ -174,6 +174,32 @@ func (v verdict) outcome(alone bool) Outcome {
 // batch request is written first and the transaction fails (WB001) unless every
 // withdrawal was recorded; the verdicts are returned with that error.
 func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *models.BatchRequest) ([]verdict, error) {
+	p, read, err := r.pipeline(ctx, ws, b)
+	if err != nil {
+		return nil, err
+	}
+	err = r.db.Send(ctx, p)
+	if err != nil && b == nil {
+		return nil, err
+	}
+	// A batch request's verdicts were read before its last statement failed.
+	return read(), err
+}
+
+// Statements are the statements Record sends for ws in one transaction, with their
+// arguments, unsent: make bench runs them under pgbench, one withdrawal per
+// transaction, as the reference of the database doing this service's own work.
+func (r *PipelineRecorder) Statements(ctx context.Context, ws []NewWithdrawal) ([]dbtx.Statement, error) {
+	p, _, err := r.pipeline(ctx, ws, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.Statements(), nil
+}
+
+// pipeline queues the statements that record ws (and b, a mass payout), and returns
+// them with the function that reads the verdicts once they ran.
+func (r *PipelineRecorder) pipeline(ctx context.Context, ws []NewWithdrawal, b *models.BatchRequest) (*dbtx.Pipeline, func() []verdict, error) {
 	var c columns
 	var events webhooks.EventColumns
 	var heldTypes, heldPayloads []string
@@ -187,7 +213,7 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *mod
 	}
 	locks, err := ledger.ColumnsOf(journals)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	verdicts := make([]verdict, len(ws))
 	var p dbtx.Pipeline
@@ -355,18 +381,15 @@ func (r *PipelineRecorder) write(ctx context.Context, ws []NewWithdrawal, b *mod
 	if b != nil {
 		p.Execute(ctx, `SELECT batch_incomplete($1, $2)`, b.ID, len(ws))
 	}
-	err = r.db.Send(ctx, &p)
-	if err != nil && b == nil {
-		return nil, err
-	}
-	// A batch request's verdicts were read before its last statement failed.
-	for i, w := range ws {
-		if v := &verdicts[i]; v.inserted {
-			l := locked[[2]string{w.MerchantID, w.Token}]
-			v.locked, v.available, v.breach = l.fits, l.available, l.breach
+	return &p, func() []verdict {
+		for i, w := range ws {
+			if v := &verdicts[i]; v.inserted {
+				l := locked[[2]string{w.MerchantID, w.Token}]
+				v.locked, v.available, v.breach = l.fits, l.available, l.breach
+			}
 		}
-	}
-	return verdicts, err
+		return verdicts
+	}, nil
 }
 
 // balanceLock is what the second statement found of one balance.

@@ -64,9 +64,16 @@ func main() {
 				regressions++
 			}
 		}
-		ref := median(refs[referenceOf[name]])
-		if ref > 0 {
-			line += fmt.Sprintf("  ratio to the reference (%.0f tps): %.2f / %.2f", ref, b/ref, n/ref)
+		for i, script := range referenceOf[name] {
+			ref := median(refs[script])
+			if ref <= 0 {
+				continue
+			}
+			what := "the reference"
+			if i > 0 {
+				what = "our own transaction"
+			}
+			line += fmt.Sprintf("  ratio to %s (%.0f tps): %.2f / %.2f", what, ref, b/ref, n/ref)
 		}
 		fmt.Println(line)
 		fmt.Printf("benchcmp %s unit=%s baseline=%.3f new=%.3f\n", name, units[name], b, n)
@@ -112,9 +119,11 @@ func read(path string, into map[string][]float64, units map[string]string, order
 	return sc.Err()
 }
 
-// referenceOf is the pgbench script each rate is read next to.
-var referenceOf = map[string]string{
-	"create_spread": "withdraw_spread", "create_hot": "withdraw_hot", "balance_read": "read_balance",
+// referenceOf is the pgbench scripts each rate is read next to: the minimal reference,
+// then the database recording a withdrawal with the service's own statements
+// (bench/cmd/ownref).
+var referenceOf = map[string][]string{
+	"create_spread": {"withdraw_spread", "own_spread"}, "create_hot": {"withdraw_hot", "own_hot"}, "balance_read": {"read_balance"},
 }
 
 // readReference collects "reference <script> clients=N tps=X p99_ms=Y" lines.

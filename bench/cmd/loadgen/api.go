@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/paycore/withdrawals/bench/internal/apiclient"
@@ -18,19 +16,6 @@ type api struct{ apiclient.Client }
 func newAPI(base string, conns int) *api {
 	t := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, MaxConnsPerHost: conns * 2, IdleConnTimeout: time.Minute}
 	return &api{apiclient.Client{Base: base, HTTP: &http.Client{Transport: t, Timeout: 30 * time.Second}}}
-}
-
-// requireLoopback refuses any target but this machine: load is only ever sent to 127.0.0.0/8 or ::1.
-func requireLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(u.Hostname())
-	if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("refusing to load %s: loopback addresses only", raw)
-	}
-	return nil
 }
 
 // call sends one request.

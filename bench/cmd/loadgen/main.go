@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/paycore/withdrawals/bench/internal/apiclient"
 )
 
 type config struct {
@@ -59,7 +61,7 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.AdminKey == "" {
 		return errors.New("-admin-key (or ADMIN_KEY) is required")
 	}
-	if err := requireLoopback(cfg.URL); err != nil {
+	if err := apiclient.RequireLoopback(cfg.URL); err != nil {
 		return err
 	}
 	api := newAPI(cfg.URL, cfg.Conns)

@@ -6,9 +6,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 )
+
+// RequireLoopback refuses any target but this machine: load is only ever sent to
+// 127.0.0.0/8 or ::1.
+func RequireLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(u.Hostname())
+	if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("refusing to load %s: loopback addresses only", raw)
+	}
+	return nil
+}
 
 // Client calls one service.
 type Client struct {
