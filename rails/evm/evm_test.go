@@ -381,8 +381,16 @@ func TestConcurrentBatchesNeverReuseANonce(t *testing.T) {
 	if len(nonces) != 24 {
 		t.Fatalf("%d payments, want 24", len(nonces))
 	}
+	// anvil mines each transaction as it arrives, but answers the broadcast before the
+	// block exists: the last ones may still be mining.
 	var mined string
-	node.Must(t, &mined, "eth_getTransactionCount", f.sender, "latest")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		node.Must(t, &mined, "eth_getTransactionCount", f.sender, "latest")
+		if mined == "0x18" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if mined != "0x18" {
 		t.Errorf("the wallet's mined nonce count is %s, want 24", mined)
 	}

@@ -106,8 +106,8 @@ func (h *harness) check(ctx context.Context) report {
 			r.add(&r.duplicated, "key %s acknowledged as %s but bound to %s", key, a.id, id)
 		}
 	}
-	// The ledger reconciles (through the API, as an operator would check it).
-	status, out, err := h.admin(ctx, http.MethodGet, "/api/admin/ledger/reconciliation", nil)
+	// The ledger reconciles in full (through the API, as an operator would check it).
+	status, out, err := h.admin(ctx, http.MethodGet, "/api/admin/ledger/reconciliation?full=true", nil)
 	var rec struct {
 		OK            bool
 		Discrepancies []map[string]any

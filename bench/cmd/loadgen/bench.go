@@ -371,7 +371,7 @@ func (b *bench) verify(ctx context.Context) error {
 		OK            bool
 		Discrepancies []json.RawMessage
 	}
-	if err := b.api.mustJSON(ctx, 200, "GET", "/api/admin/ledger/reconciliation", b.cfg.AdminKey, nil, &rec); err != nil {
+	if err := b.api.mustJSON(ctx, 200, "GET", "/api/admin/ledger/reconciliation?full=true", b.cfg.AdminKey, nil, &rec); err != nil {
 		return err
 	}
 	checked, wrong, err := b.checkMerchants(ctx)
