@@ -25,7 +25,7 @@ func TestPanicInAHandlerIsAnsweredAsInternalError(t *testing.T) {
 	panics.Store(true)
 	e := handlers.New(handlers.Deps{
 		Logger:  logger,
-		Metrics: metrics.New(nil, logger),
+		Metrics: metrics.New(nil, metrics.Build{}, logger),
 		Ready: func(context.Context) error {
 			if panics.Load() {
 				panic("readiness check bug")
@@ -76,7 +76,7 @@ func TestPanicInAHandlerIsAnsweredAsInternalError(t *testing.T) {
 // http.ErrAbortHandler is net/http's deliberate abort: it is not turned into an answer.
 func TestAbortHandlerPanicIsLetThrough(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	e := handlers.New(handlers.Deps{Logger: logger, Metrics: metrics.New(nil, logger),
+	e := handlers.New(handlers.Deps{Logger: logger, Metrics: metrics.New(nil, metrics.Build{}, logger),
 		Ready: func(context.Context) error { panic(http.ErrAbortHandler) }})
 	defer func() {
 		if v := recover(); v != http.ErrAbortHandler {

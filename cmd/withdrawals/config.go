@@ -62,6 +62,7 @@ type config struct {
 	AuthFailuresPerMinute         int
 	WhitelistCooldown             time.Duration
 	ApprovalTTL                   time.Duration
+	ReconcileInterval             time.Duration
 	ConsoleSessionTTL             time.Duration
 	AuthCacheTTL                  time.Duration
 	BalanceCacheTTL               time.Duration
@@ -112,6 +113,7 @@ var settings = slices.Concat([]setting{
 	{"RATE_LIMIT_WITHDRAWALS_PER_MINUTE", "60", "POST /api/withdrawals and /api/withdrawal-batches per minute per API key, on top of the above, per instance", positive(func(c *config) *int { return &c.RateLimitWithdrawalsPerMinute })},
 	{"AUTH_FAILURES_PER_MINUTE", "30", "failed authentications per client address (the connection's), per instance; past it, 429", positive(func(c *config) *int { return &c.AuthFailuresPerMinute })},
 	{"WHITELIST_COOLDOWN", "24h", "delay before a new whitelist entry is usable, and before turning enforcement off takes effect", duration(func(c *config) *time.Duration { return &c.WhitelistCooldown })},
+	{"RECONCILE_INTERVAL", "10m", "how often the ledger is reconciled from its last verified checkpoint (withdrawals_reconciliation_* in /metrics); 0s: only on demand", duration(func(c *config) *time.Duration { return &c.ReconcileInterval })},
 	{"APPROVAL_TTL", "72h", "how long a withdrawal held by an approval rule waits for its approvals before it expires (failed, funds returned)", duration(func(c *config) *time.Duration { return &c.ApprovalTTL })},
 	{"CONSOLE_SESSION_TTL", "8h", "how long a sign-in to the web console (/console/) lasts; signing out, or revoking the key, ends it sooner", duration(func(c *config) *time.Duration { return &c.ConsoleSessionTTL })},
 	{"AUTH_CACHE_TTL", "2s", "bound on how long a revoked API key is still accepted by another instance (0s: check every request)", duration(func(c *config) *time.Duration { return &c.AuthCacheTTL })},

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/paycore/withdrawals/internal/database"
 	"github.com/paycore/withdrawals/internal/logging"
+	"github.com/paycore/withdrawals/internal/metrics"
 	"github.com/paycore/withdrawals/migrations"
 )
 
@@ -163,31 +165,38 @@ func withConfig(fn func(config) error) error {
 	return fn(cfg)
 }
 
-// versionLine is the version and the build's commit, time and Go version.
-func versionLine() string {
+// buildInfo is what the binary knows of its build: its version (set at build time,
+// else the module's), and the commit, its time and the Go version when recorded.
+func buildInfo() (b metrics.Build, at string) {
+	b.Version = version
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "withdrawals " + version
+		return b, ""
 	}
-	v := version
-	if v == "" {
-		v = info.Main.Version
+	if b.Version == "" {
+		b.Version = info.Main.Version
 	}
-	build := map[string]string{}
+	settings := map[string]string{}
 	for _, s := range info.Settings {
-		build[s.Key] = s.Value
+		settings[s.Key] = s.Value
 	}
-	line := "withdrawals " + v
-	if rev := build["vcs.revision"]; rev != "" {
-		if build["vcs.modified"] == "true" {
-			rev += " (modified)"
-		}
-		line += ", commit " + rev
+	if b.Revision = settings["vcs.revision"]; b.Revision != "" && settings["vcs.modified"] == "true" {
+		b.Revision += " (modified)"
 	}
-	if t := build["vcs.time"]; t != "" {
-		line += ", " + t
+	return b, settings["vcs.time"]
+}
+
+// versionLine is the version and the build's commit, time and Go version.
+func versionLine() string {
+	b, at := buildInfo()
+	line := "withdrawals " + b.Version
+	if b.Revision != "" {
+		line += ", commit " + b.Revision
 	}
-	return line + ", " + info.GoVersion
+	if at != "" {
+		line += ", " + at
+	}
+	return line + ", " + runtime.Version()
 }
 
 // openMigrated connects to the database, creating it and applying migrations when

@@ -41,6 +41,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 	if err := addEVMRail(ctx, cfg, db, tokenRails, logger); err != nil {
 		return err
 	}
+	build, _ := buildInfo()
 	a, err := app.New(db, app.Config{
 		DatabaseURL:   cfg.DatabaseURL,
 		Networks:      address.Networks{Bitcoin: cfg.BitcoinNetwork, Litecoin: cfg.LitecoinNetwork},
@@ -63,6 +64,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Write
 		WebhookWorkers:                cfg.WebhookWorkers,
 		WhitelistCooldown:             cfg.WhitelistCooldown,
 		ApprovalTTL:                   cfg.ApprovalTTL,
+		ReconcileInterval:             cfg.ReconcileInterval,
+		Build:                         build,
 		ConsoleSessionTTL:             cfg.ConsoleSessionTTL,
 		AuthCacheTTL:                  cfg.AuthCacheTTL,
 		BalanceCacheTTL:               cfg.BalanceCacheTTL,

@@ -65,6 +65,11 @@ type Config struct {
 	WhitelistCooldown time.Duration
 	// ApprovalTTL is how long a withdrawal held for approval waits before it expires.
 	ApprovalTTL time.Duration
+	// Build labels withdrawals_build_info.
+	Build metrics.Build
+	// ReconcileInterval is how often the leader reconciles the ledger incrementally; 0
+	// only on demand.
+	ReconcileInterval time.Duration
 	// ConsoleSessionTTL is how long a console sign-in lasts (8 hours when zero).
 	ConsoleSessionTTL time.Duration
 	// RateLimitPerMinute and RateLimitWithdrawalsPerMinute are per API key and instance.
@@ -142,7 +147,7 @@ func New(db *gorm.DB, cfg Config) (*App, error) {
 	}
 
 	stats := ops.New(db)
-	m := metrics.New(stats, cfg.Logger)
+	m := metrics.New(stats, cfg.Build, cfg.Logger)
 	tokens := catalog.New(db, cfg.Clock)
 	book := ledger.New(tx, cfg.Clock, tokens, balancecache.New[[]ledger.Balance](cfg.BalanceCacheTTL, cfg.Clock), m)
 	outbox := webhooks.NewOutbox(cfg.WebhookMaxAttempts)
@@ -221,6 +226,7 @@ func jobClient(driver *riverdatabasesql.Driver, a *App, cfg Config) (*river.Clie
 	payouts.AddWorkers(workers, a.Payouts)
 	river.AddWorker(workers, webhooks.NewWorker(a.Webhooks))
 	river.AddWorker(workers, withdrawals.NewExpiryWorker(a.Withdrawals))
+	river.AddWorker(workers, ledger.NewReconcileWorker(a.Ledger, cfg.Logger))
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
 		river.PeriodicInterval(withdrawals.ExpiryInterval),
 		func() (river.JobArgs, *river.InsertOpts) { return withdrawals.ExpireArgs{}, nil },
@@ -230,6 +236,13 @@ func jobClient(driver *riverdatabasesql.Driver, a *App, cfg Config) (*river.Clie
 		periodic = append(periodic, river.NewPeriodicJob(
 			river.PeriodicInterval(cfg.BatchInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return payouts.TickArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		))
+	}
+	if cfg.ReconcileInterval > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.ReconcileInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ledger.ReconcileArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true},
 		))
 	}

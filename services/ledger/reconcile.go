@@ -104,7 +104,23 @@ func (l *Ledger) Reconcile(ctx context.Context, full bool) (Reconciliation, erro
 			return out, err
 		}
 	}
-	return out, nil
+	return out, recordRun(db, out)
+}
+
+// recordRun keeps the outcome of a check that ran to its end, for the gauges.
+func recordRun(db *gorm.DB, out Reconciliation) error {
+	var lastOK *time.Time
+	if out.OK {
+		lastOK = &out.CheckedAt
+	}
+	if err := db.Exec(`
+		INSERT INTO reconciliation_status (id, ran_at, ok, full_check, discrepancies, last_ok_at) VALUES (true, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET ran_at = EXCLUDED.ran_at, ok = EXCLUDED.ok, full_check = EXCLUDED.full_check,
+		       discrepancies = EXCLUDED.discrepancies, last_ok_at = COALESCE(EXCLUDED.last_ok_at, reconciliation_status.last_ok_at)`,
+		out.CheckedAt, out.OK, out.Full, len(out.Discrepancies), lastOK).Error; err != nil {
+		return fmt.Errorf("reconcile: record the run: %w", err)
+	}
+	return nil
 }
 
 // checkpoint is the last verified state: each account's sum of the entries numbered up

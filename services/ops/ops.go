@@ -1,6 +1,7 @@
 // Package ops answers what operators watch that lives in the database: withdrawals per
 // token and status (from the counts the database keeps, never by counting the
-// history) and the job queue's depth. Metrics read it through a snapshot that is at
+// history), the job queue's depth, the oldest withdrawals waiting, funds locked,
+// flagged batches, disabled endpoints and the last reconciliation. Metrics read it through a snapshot that is at
 // most SnapshotAge old, so a scrape's cost does not grow with the tables.
 package ops
 
@@ -46,6 +47,27 @@ func (s *Stats) Gauges(ctx context.Context) (metrics.Gauges, error) {
 	if err := db.Raw(`SELECT queue, state, COUNT(*) AS n FROM river_job
 		WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`).Scan(&g.Jobs).Error; err != nil {
 		return g, fmt.Errorf("ops: job queue: %w", err)
+	}
+	// The withdrawals waiting are few (a payout interval's worth), whatever the history.
+	if err := db.Raw(`SELECT token, status, extract(epoch FROM now() - min(created_at))::float8 AS seconds FROM withdrawals
+		WHERE status IN ('pending_approval', 'pending', 'processing') GROUP BY token, status`).Scan(&g.Oldest).Error; err != nil {
+		return g, fmt.Errorf("ops: oldest waiting: %w", err)
+	}
+	if err := db.Raw(`SELECT token, sum(pending)::float8 AS amount FROM balances GROUP BY token`).Scan(&g.Locked).Error; err != nil {
+		return g, fmt.Errorf("ops: locked: %w", err)
+	}
+	if err := db.Raw(`SELECT (SELECT count(*) FROM payout_batches WHERE status = 'needs_review'),
+		(SELECT count(*) FROM webhook_endpoints WHERE disabled_at IS NOT NULL AND deleted_at IS NULL)`).
+		Row().Scan(&g.NeedsReview, &g.DisabledEndpoints); err != nil {
+		return g, fmt.Errorf("ops: needs review, disabled endpoints: %w", err)
+	}
+	var runs []metrics.Reconciliation
+	if err := db.Raw(`SELECT extract(epoch FROM ran_at)::float8 AS ran_at, COALESCE(extract(epoch FROM last_ok_at), 0)::float8 AS last_ok_at,
+		ok, discrepancies FROM reconciliation_status`).Scan(&runs).Error; err != nil {
+		return g, fmt.Errorf("ops: reconciliation: %w", err)
+	}
+	if len(runs) == 1 {
+		g.Reconciliation = &runs[0]
 	}
 	s.snapshot, s.taken = g, time.Now()
 	return g, nil

@@ -13,7 +13,8 @@ import (
 	"github.com/paycore/withdrawals/bench/internal/apiclient"
 )
 
-// groupStats is the service's group-commit totals (withdrawal_group_* in /metrics):
+// groupStats is the service's group-commit totals (withdrawals_group_commit_* in
+// /metrics, withdrawal_group_* in releases before the names took the service's prefix):
 // how many groups were written, how many withdrawals they carried, and the time spent
 // writing them.
 type groupStats struct {
@@ -35,9 +36,12 @@ func readGroupStats(ctx context.Context, a *api, metricsURL string) groupStats {
 func parseGroupStats(r io.Reader) groupStats {
 	var g groupStats
 	samples := map[string]*float64{
-		"withdrawal_group_size_count":           &g.groups,
-		"withdrawal_group_size_sum":             &g.withdrawals,
-		"withdrawal_group_duration_seconds_sum": &g.seconds,
+		"withdrawals_group_commit_size_count":           &g.groups,
+		"withdrawals_group_commit_size_sum":             &g.withdrawals,
+		"withdrawals_group_commit_duration_seconds_sum": &g.seconds,
+		"withdrawal_group_size_count":                   &g.groups,
+		"withdrawal_group_size_sum":                     &g.withdrawals,
+		"withdrawal_group_duration_seconds_sum":         &g.seconds,
 	}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {

@@ -21,6 +21,10 @@ payout_batch_size_sum{token="BTC"} 999
 	if want := (groupStats{groups: 40, withdrawals: 170, seconds: 0.08}); got != want {
 		t.Fatalf("parsed %+v, want %+v", got, want)
 	}
+	// The names with the service's prefix (this release on).
+	if renamed := parseGroupStats(strings.NewReader(strings.ReplaceAll(scrape, "withdrawal_group_", "withdrawals_group_commit_"))); renamed != got {
+		t.Fatalf("parsed %+v with the new names, want %+v", renamed, got)
+	}
 
 	before := groupStats{groups: 10, withdrawals: 20, seconds: 0.02}
 	line := before.since(got, 0.05)
