@@ -105,7 +105,17 @@ func ReadPage[T any](rows, owned func() *gorm.DB, r PageRequest, what string, pa
 	} else {
 		q = q.Order("created_at, id")
 	}
-	if err := q.Limit(r.Limit + 1).Find(&page.Items).Error; err != nil {
+	// One row past the page says whether another follows; an exact total of an offset
+	// page says it already, and a walk whose filter the index cannot find (a status
+	// across merchants) stops at the last match instead of reading to the end.
+	read := r.Limit + 1
+	if !page.Keyset && !page.TotalAtLeast && page.Total >= 0 {
+		read = int(min(int64(read), max(page.Total-int64(r.Offset), 0)))
+	}
+	if read == 0 {
+		return nil
+	}
+	if err := q.Limit(read).Find(&page.Items).Error; err != nil {
 		return fmt.Errorf("page: %w", err)
 	}
 	if page.More = len(page.Items) > r.Limit; page.More {

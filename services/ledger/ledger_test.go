@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
 
 	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/dbtx"
@@ -24,24 +25,8 @@ import (
 // 40P01 (deadlock detected) within a few rounds.
 func TestConcurrentBalanceMovesDoNotDeadlock(t *testing.T) {
 	t.Parallel()
-	db, _ := testdb.New(t)
 	ctx := context.Background()
-	admin, err := app.NewAdmin(db, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, _ := dbtx.New(db)
-	var merchants []string
-	for i := range 100 {
-		m, err := admin.Accounts.CreateMerchant(ctx, fmt.Sprintf("m%d", i), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Accounts.Credit(ctx, accounts.CreditInput{MerchantID: m.ID, Token: "USDT", Amount: decimal.NewFromInt(100), Reference: "seed", Actor: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		merchants = append(merchants, m.ID)
-	}
+	_, admin, tx, merchants := fundedMerchants(t, 100)
 	// Each mover moves 0.01 from available to pending and back for every merchant, its
 	// journals in an order of its own.
 	journals := func(offset int) []ledger.Journal {
@@ -115,4 +100,28 @@ func TestUnbalancedJournalIsRefused(t *testing.T) {
 		t.Fatal("an unbalanced journal was posted")
 	}
 	testdb.AssertLedgerConsistent(t, db)
+}
+
+// fundedMerchants makes a database with n merchants, each credited 100 USDT.
+func fundedMerchants(t *testing.T, n int) (*gorm.DB, *app.Admin, *dbtx.DB, []string) {
+	t.Helper()
+	db, _ := testdb.New(t)
+	ctx := context.Background()
+	admin, err := app.NewAdmin(db, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := dbtx.New(db)
+	var merchants []string
+	for i := range n {
+		m, err := admin.Accounts.CreateMerchant(ctx, fmt.Sprintf("m%d", i), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Accounts.Credit(ctx, accounts.CreditInput{MerchantID: m.ID, Token: "USDT", Amount: decimal.NewFromInt(100), Reference: "seed", Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		merchants = append(merchants, m.ID)
+	}
+	return db, admin, tx, merchants
 }

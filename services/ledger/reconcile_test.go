@@ -2,19 +2,15 @@ package ledger_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/paycore/withdrawals/internal/app"
 	"github.com/paycore/withdrawals/internal/dbtx"
 	"github.com/paycore/withdrawals/internal/ids"
-	"github.com/paycore/withdrawals/internal/testdb"
 	"github.com/paycore/withdrawals/models"
-	"github.com/paycore/withdrawals/services/accounts"
 	"github.com/paycore/withdrawals/services/ledger"
 )
 
@@ -24,24 +20,8 @@ import (
 // move in parallel transactions.
 func TestIncrementalReconciliation(t *testing.T) {
 	t.Parallel()
-	db, _ := testdb.New(t)
 	ctx := context.Background()
-	admin, err := app.NewAdmin(db, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	txdb, _ := dbtx.New(db)
-	var merchants []string
-	for i := range 10 {
-		m, err := admin.Accounts.CreateMerchant(ctx, fmt.Sprintf("m%d", i), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Accounts.Credit(ctx, accounts.CreditInput{MerchantID: m.ID, Token: "USDT", Amount: decimal.NewFromInt(100), Reference: "seed", Actor: "test"}); err != nil {
-			t.Fatal(err)
-		}
-		merchants = append(merchants, m.ID)
-	}
+	db, admin, txdb, merchants := fundedMerchants(t, 10)
 	check := func(full bool) ledger.Reconciliation {
 		t.Helper()
 		r, err := admin.Ledger.Reconcile(ctx, full)

@@ -312,7 +312,9 @@ func (r *PipelineRecorder) pipeline(ctx context.Context, ws []NewWithdrawal, b *
 			  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 			              $8::timestamptz[], $9::text[]::numeric[], $10::text[]::numeric[])
 			       AS j(id, kind, merchant_id, token, withdrawal_id, reference, created_by, created_at, available, pending)
-			  LEFT JOIN LATERAL (SELECT w.status FROM withdrawals w WHERE w.id = j.withdrawal_id) s ON true),
+			  -- LIMIT 1 keeps this a lookup by key: flattened into a join, it could be
+			  -- planned as a scan of withdrawals while their statistics are young.
+			  LEFT JOIN LATERAL (SELECT w.status FROM withdrawals w WHERE w.id = j.withdrawal_id LIMIT 1) s ON true),
 		want AS (
 			SELECT merchant_id, token, sum(available) AS available, sum(pending) AS pending, max(created_at) AS at,
 			       array_agg(pending) AS amounts
