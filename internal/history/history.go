@@ -45,11 +45,12 @@ func Grow(ctx context.Context, db *sql.DB, merchantID string, n int, step time.D
 
 // growSQL writes one chunk: $1 merchant, $2 the first sequence number, $3 how many,
 // $4 the time the newest is created before, $5 seconds between two withdrawals. Ids
-// (wth_ and 16 characters, as the service's) are H, the merchant id's first five
-// characters and the sequence number: the service's random ones hold no such run of
-// digits in practice, and two merchants' differ. The mix: 1 in 10 BTC, ETH and LTC each, USDT on ethereum and on tron for
-// the rest; 1 in 25 failed, 1 in 100 cancelled (in runs of ten, whatever the token),
-// the others confirmed; fee 1% of the amount.
+// have the service's shape (wth_ and 16 characters): H, the merchant id's first five
+// characters and the sequence number in ten digits, so two merchants' histories differ;
+// one of the service's random ids takes that shape with negligible odds. The mix: 1 in
+// 10 BTC, ETH and LTC each, USDT on ethereum and on tron for the rest; 1 in 25 failed,
+// 1 in 100 cancelled (in runs of ten, whatever the token), the others confirmed; fee 1%
+// of the amount.
 const growSQL = `
 WITH g AS MATERIALIZED (
 	SELECT i, $1::text AS merchant_id,

@@ -109,10 +109,7 @@ func run(ctx context.Context, databaseURL, out string, merchants int) error {
 	if err != nil {
 		return err
 	}
-	vary := []string{w.ID, w.Lock.ID, w.Event.ID, *w.IdempotencyKey}
-	for _, e := range entryIDs(statements) {
-		vary = append(vary, e)
-	}
+	vary := append([]string{w.ID, w.Lock.ID, w.Event.ID, *w.IdempotencyKey}, entryIDs(statements)...)
 	body := script(statements, ids[0], vary)
 	for name, pick := range map[string]string{
 		"own_spread": fmt.Sprintf(`\set m random(1, %d)`, merchants),
