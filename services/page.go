@@ -130,3 +130,21 @@ func ReadPage[T any](rows, owned func() *gorm.DB, r PageRequest, what string, pa
 	}
 	return nil
 }
+
+// Children loads, in one query, the rows that belong to a page's items (a batch's
+// withdrawals, a delivery's attempts) by parent id: column is the rows' reference to
+// their parent, order their order within it, parent reads that reference back.
+func Children[C any](db *gorm.DB, parents []string, column, order string, parent func(C) string) (map[string][]C, error) {
+	out := make(map[string][]C, len(parents))
+	if len(parents) == 0 {
+		return out, nil
+	}
+	var rows []C
+	if err := db.Where(column+" IN ?", parents).Order(order).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[parent(r)] = append(out[parent(r)], r)
+	}
+	return out, nil
+}

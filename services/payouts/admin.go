@@ -49,20 +49,17 @@ func (p *Service) ListBatches(ctx context.Context, status string, r services.Pag
 	if err := services.ReadPage(rows, all, r, "a payout batch", &page); err != nil {
 		return services.Page[BatchView]{}, fmt.Errorf("list batches: %w", err)
 	}
-	views := make([]BatchView, len(page.Items))
 	ids := make([]string, len(page.Items))
 	for i, b := range page.Items {
-		views[i], ids[i] = BatchView{PayoutBatch: b, Withdrawals: []models.Withdrawal{}}, b.ID
+		ids[i] = b.ID
 	}
-	if len(ids) > 0 {
-		var items []models.Withdrawal
-		if err := p.db.Gorm(ctx).Where("batch_id IN ?", ids).Order("created_at, id").Find(&items).Error; err != nil {
-			return services.Page[BatchView]{}, fmt.Errorf("list batch items: %w", err)
-		}
-		for _, w := range items {
-			i := slices.Index(ids, *w.BatchID)
-			views[i].Withdrawals = append(views[i].Withdrawals, w)
-		}
+	items, err := services.Children(p.db.Gorm(ctx), ids, "batch_id", "created_at, id", func(w models.Withdrawal) string { return *w.BatchID })
+	if err != nil {
+		return services.Page[BatchView]{}, fmt.Errorf("list batch items: %w", err)
+	}
+	views := make([]BatchView, len(page.Items))
+	for i, b := range page.Items {
+		views[i] = BatchView{PayoutBatch: b, Withdrawals: append([]models.Withdrawal{}, items[b.ID]...)}
 	}
 	return services.Carry(page, views), nil
 }

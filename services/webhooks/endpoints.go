@@ -236,20 +236,17 @@ func (s *Service) ListDeliveries(ctx context.Context, f DeliveryFilter) (service
 	if err := services.ReadPage(rows, owned, f.PageRequest, "one of your deliveries", &page); err != nil {
 		return services.Page[DeliveryView]{}, fmt.Errorf("list deliveries: %w", err)
 	}
-	views := make([]DeliveryView, len(page.Items))
 	ids := make([]string, len(page.Items))
 	for i, d := range page.Items {
-		views[i], ids[i] = DeliveryView{WebhookDelivery: d, Attempts: []models.WebhookAttempt{}}, d.ID
+		ids[i] = d.ID
 	}
-	if len(ids) > 0 {
-		var attempts []models.WebhookAttempt
-		if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("attempted_at, id").Find(&attempts).Error; err != nil {
-			return services.Page[DeliveryView]{}, fmt.Errorf("list attempts: %w", err)
-		}
-		for _, a := range attempts {
-			i := slices.Index(ids, a.DeliveryID)
-			views[i].Attempts = append(views[i].Attempts, a)
-		}
+	attempts, err := services.Children(s.db.Gorm(ctx), ids, "delivery_id", "attempted_at, id", func(a models.WebhookAttempt) string { return a.DeliveryID })
+	if err != nil {
+		return services.Page[DeliveryView]{}, fmt.Errorf("list attempts: %w", err)
+	}
+	views := make([]DeliveryView, len(page.Items))
+	for i, d := range page.Items {
+		views[i] = DeliveryView{WebhookDelivery: d, Attempts: append([]models.WebhookAttempt{}, attempts[d.ID]...)}
 	}
 	return services.Carry(page, views), nil
 }
