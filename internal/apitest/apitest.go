@@ -336,6 +336,34 @@ func CheckContract(r Request, resp Response) error {
 	return openapi3filter.ValidateResponse(context.Background(), input)
 }
 
+// CheckWebhook validates one webhook request's body against the schema the contract's
+// webhooks section declares for its event, and that the event is declared there.
+func CheckWebhook(body []byte) error {
+	doc, _, err := loadSpec()
+	if err != nil {
+		return fmt.Errorf("openapi.yaml does not load: %w", err)
+	}
+	var v struct {
+		Event string `json:"event"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("webhook body is not JSON: %w", err)
+	}
+	item := doc.Webhooks[v.Event]
+	if item == nil || item.Post == nil {
+		return fmt.Errorf("webhook event %q is not in the contract's webhooks", v.Event)
+	}
+	var payload any
+	if err := json.Unmarshal(body, &payload); err != nil {
+		return err
+	}
+	schema := item.Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+	if err := schema.VisitJSON(payload, openapi3.EnableJSONSchema2020()); err != nil {
+		return fmt.Errorf("webhook %s does not match the contract: %w", v.Event, err)
+	}
+	return nil
+}
+
 // SendConcurrently sends n copies of the request from n goroutines released at the
 // same instant, and returns every answer. Transport errors and contract violations
 // fail the test.

@@ -35,11 +35,15 @@ type Receiver struct {
 	respond func(n int, r *http.Request) int
 }
 
-// NewReceiver starts a receiver; respond may be nil.
+// NewReceiver starts a receiver; respond may be nil. Every body it receives is checked
+// against the contract's webhooks.
 func NewReceiver(t testing.TB, respond func(n int, r *http.Request) int) *Receiver {
 	rc := &Receiver{respond: respond}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if err := CheckWebhook(body); err != nil {
+			t.Error(err)
+		}
 		rc.mu.Lock()
 		n := len(rc.got)
 		rc.got = append(rc.got, Received{Header: r.Header.Clone(), Body: body})
