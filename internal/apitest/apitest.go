@@ -333,7 +333,30 @@ func CheckContract(r Request, resp Response) error {
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	input.SetBodyBytes(resp.Body)
-	return openapi3filter.ValidateResponse(context.Background(), input)
+	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
+		return err
+	}
+	return checkHeadersDeclared(route.Operation, resp)
+}
+
+// documentedHeaders are the headers of the service's own that a response must declare
+// when it carries them, so the contract says where each can be expected.
+var documentedHeaders = []string{"X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Idempotent-Replayed"}
+
+func checkHeadersDeclared(op *openapi3.Operation, resp Response) error {
+	declared := op.Responses.Status(resp.Status)
+	if declared == nil {
+		declared = op.Responses.Default()
+	}
+	if declared == nil || declared.Value == nil {
+		return fmt.Errorf("status %d is not declared", resp.Status)
+	}
+	for _, h := range documentedHeaders {
+		if resp.Header.Get(h) != "" && declared.Value.Headers[h] == nil {
+			return fmt.Errorf("response %d carries %s, which the contract does not declare for it", resp.Status, h)
+		}
+	}
+	return nil
 }
 
 // CheckWebhook validates one webhook request's body against the schema the contract's
