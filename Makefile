@@ -30,12 +30,13 @@ test: ## Run the whole test suite against a real PostgreSQL, the chain tests aga
 chain: ## Only the chain tests: the Bitcoin Core and Ethereum rails, and the API paying through throwaway litecoind -regtest and anvil nodes
 	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./rails/evm/ ./chain/
 
-lint: ## gofmt, go vet, staticcheck, the OpenAPI lint (Redocly recommended rules), the test token's artifact against its source, and the alert rules (promtool check and unit tests)
+lint: ## gofmt, go vet, staticcheck, the OpenAPI lint (Redocly recommended rules), the test token's artifact against its source, the vendored Redoc bundle against its npm package, and the alert rules (promtool check and unit tests)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./... && cd bench && go vet ./...
 	go run $(STATICCHECK) ./... && cd bench && go run $(STATICCHECK) ./...
 	npx --yes $(REDOCLY) lint openapi.yaml
 	@scripts/evm-tools.sh >/dev/null && node tools/evm/build-token.mjs --check
+	@scripts/redoc.sh
 	@scripts/promtool.sh && promtool check rules deploy/prometheus/alerts.yml && cd deploy/prometheus && promtool test rules alerts_test.yml
 
 bench: ## Load-test the real binary against the pgbench reference (a few minutes, loopback only)

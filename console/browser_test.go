@@ -23,8 +23,9 @@ import (
 // headless Chromium, driven by playwright-core, against the real binary on its own
 // database: a merchant creating a withdrawal and watching it confirm, a bad address
 // refused beside its field, an operator resolving a flagged batch and changing a fee
-// after previewing it, a read-only key, a form post without its CSRF token, and an
-// accessibility check of the main pages. Screenshots go to bin/screenshots.
+// after previewing it, a read-only key, a form post without its CSRF token, an
+// accessibility check of the main pages, and the API reference at /docs rendered with no
+// other host asked. Screenshots go to bin/screenshots.
 func TestConsoleInABrowser(t *testing.T) {
 	t.Parallel()
 	root, _ := filepath.Abs("..")

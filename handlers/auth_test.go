@@ -134,7 +134,7 @@ func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
 func TestHealthAndContract(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
-	for _, path := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
+	for _, path := range []string{"/healthz", "/readyz", "/openapi.yaml", "/docs", "/docs/redoc.standalone.js"} {
 		if r := env.Do(apitest.Request{Method: http.MethodGet, Path: path}); r.Status != http.StatusOK {
 			t.Errorf("%s: %d", path, r.Status)
 		}

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"github.com/labstack/echo/v4"
+
+	"github.com/paycore/withdrawals/apidocs"
 )
 
 // routes lists every route at a glance. The authorization rule of each is the group it
@@ -10,6 +12,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.yaml", s.openapi)
+	e.GET("/docs", apidocs.Page)
+	e.GET("/docs/redoc.standalone.js", apidocs.Script)
 
 	merchant := e.Group("/api", s.authenticate, s.rateLimit, requireRole("merchant"), requireWriteScope)
 	merchant.POST("/withdrawals", s.createWithdrawal)

@@ -299,9 +299,18 @@ func loadSpec() (*openapi3.T, routers.Router, error) {
 			return
 		}
 		spec.Servers = nil // match test servers on any host
+		// The reference's page and script (/docs) are text, as text/plain is.
+		for _, media := range []string{"text/html", "text/javascript"} {
+			openapi3filter.RegisterBodyDecoder(media, textBody)
+		}
 		specRouter, specErr = gorillamux.NewRouter(spec)
 	})
 	return spec, specRouter, specErr
+}
+
+func textBody(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	b, err := io.ReadAll(body)
+	return string(b), err
 }
 
 // CheckContract validates one response against openapi.yaml.

@@ -34,7 +34,8 @@ async function page({ phone = false, bypassCSP = false } = {}) {
   const context = await browser.newContext({ viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 }, bypassCSP });
   const p = await context.newPage();
   const external = [];
-  p.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("data:")) external.push(r.url()); });
+  // The page's own origin, inline data and blobs it made itself are not another host.
+  p.on("request", (r) => { if (![base, `blob:${base}`, "data:"].some((own) => r.url().startsWith(own))) external.push(r.url()); });
   p.external = external;
   return p;
 }
@@ -353,4 +354,18 @@ test("the main pages have no serious accessibility violations", async () => {
   await check(env("MERCHANT_KEY"), ["/console/balances", "/console/withdrawals", "/console/withdrawals/new", "/console/webhooks", "/console/whitelist"]);
   await check(env("ADMIN_KEY"), ["/console/ops", "/console/ops/review", "/console/ops/fees", "/console/ops/audit", "/console/ops/approvals",
     "/console/ops/batches", "/console/ops/merchants", "/console/ops/policies", "/console/ops/reconciliation"]);
+});
+
+test("the API reference renders at /docs from the service alone", async () => {
+  const p = await page();
+  const refused = [];
+  p.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });
+  await p.goto(`${base}/docs`);
+  // Redoc has read openapi.yaml: an operation, a webhook event and an error code's example.
+  await p.getByRole("heading", { name: "Create a withdrawal" }).first().waitFor({ timeout: 30_000 });
+  await p.getByRole("heading", { name: "withdrawal.confirmed" }).first().waitFor({ state: "attached" });
+  assert.match(await p.locator("body").textContent(), /IDEMPOTENCY_KEY_REUSED/);
+  await shot(p, "docs");
+  assert.deepEqual(p.external, [], "the reference asked another host");
+  assert.deepEqual(refused, [], "the page broke its own Content-Security-Policy");
 });
