@@ -24,19 +24,20 @@ regtest: ## Run the service paying LTC from a throwaway litecoind -regtest walle
 anvil: ## Run the service paying ETH and USDT (a test token) from a hot wallet on a throwaway anvil (a block every 2s)
 	@scripts/anvil.sh
 
-test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest and anvil (installed when missing)
-	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && scripts/chromium.sh && scripts/console-tools.sh && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
+test: ## Run the whole test suite against a real PostgreSQL, the chain tests against litecoind -regtest and anvil, the console in Chromium, the SDKs' journeys (installed when missing)
+	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && scripts/chromium.sh && scripts/console-tools.sh && scripts/sdk-tools.sh && $(WITH_TEST_DB); go test -race -count=1 ./... && cd bench && go test -count=1 ./...
 
 chain: ## Only the chain tests: the Bitcoin Core and Ethereum rails, and the API paying through throwaway litecoind -regtest and anvil nodes
 	@scripts/litecoind.sh && scripts/evm-tools.sh >/dev/null && $(WITH_TEST_DB); go test -count=1 -v ./rails/bitcoind/ ./rails/evm/ ./chain/
 
-lint: ## gofmt, go vet, staticcheck, the OpenAPI lint (Redocly recommended rules), the test token's artifact against its source, the vendored Redoc bundle against its npm package, and the alert rules (promtool check and unit tests)
+lint: ## gofmt, go vet, staticcheck, the OpenAPI lint (Redocly recommended rules), the test token's artifact against its source, the vendored Redoc bundle against its npm package, both SDKs regenerated from openapi.yaml, and the alert rules (promtool check and unit tests)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
-	go vet ./... && cd bench && go vet ./...
-	go run $(STATICCHECK) ./... && cd bench && go run $(STATICCHECK) ./...
+	go vet ./... && cd bench && go vet ./... && cd ../sdk/go && go vet ./...
+	go run $(STATICCHECK) ./... && cd bench && go run $(STATICCHECK) ./... && cd ../sdk/go && go run $(STATICCHECK) ./...
 	npx --yes $(REDOCLY) lint openapi.yaml
 	@scripts/evm-tools.sh >/dev/null && node tools/evm/build-token.mjs --check
 	@scripts/redoc.sh
+	@scripts/sdk.sh --check
 	@scripts/promtool.sh && promtool check rules deploy/prometheus/alerts.yml && cd deploy/prometheus && promtool test rules alerts_test.yml
 
 bench: ## Load-test the real binary against the pgbench reference (a few minutes, loopback only)

@@ -1,17 +1,13 @@
 package console_test
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,9 +33,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal("playwright-core is needed: run scripts/console-tools.sh (make test does)")
 	}
 	_, dbURL := testdb.New(t)
-	svc := startService(t, root, dbURL)
+	// A payout budget small enough for a dead rail to be flagged fast.
+	svc := apitest.StartBinary(t, root, dbURL, "PAYOUT_PROVIDER_TIMEOUT=1s", "PAYOUT_MAX_ATTEMPTS=2",
+		"PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=200ms")
 
-	api := apitest.Remote(t, svc.url, svc.adminKey)
+	api := apitest.Remote(t, svc.URL, svc.AdminKey)
 	merchantA, keyA := api.Merchant("Acme Payroll")
 	api.Credit(merchantA, "USDT", "1000")
 	readKey := issueKey(t, api, merchantA, "read")
@@ -71,7 +69,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	defer cancel()
 	node := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "tools/console/journeys.test.mjs")
 	node.Dir = root
-	node.Env = append(os.Environ(), "CONSOLE_URL="+svc.url, "ADMIN_KEY="+svc.adminKey, "MERCHANT_KEY="+keyA, "READ_KEY="+readKey,
+	node.Env = append(os.Environ(), "CONSOLE_URL="+svc.URL, "ADMIN_KEY="+svc.AdminKey, "MERCHANT_KEY="+keyA, "READ_KEY="+readKey,
 		"MERCHANT_B_KEY="+keyB, "FLAGGED_BATCH="+flagged, "RECEIVER_URL="+receiver.URL, "CHROMIUM="+chromium, "SCREENSHOTS="+filepath.Join(root, "bin/screenshots"))
 	out, err := node.CombinedOutput()
 	t.Logf("journeys:\n%s", out)
@@ -95,78 +93,4 @@ func setFault(t *testing.T, api *apitest.Env, fault string) {
 	if r := api.Do(apitest.Request{Method: http.MethodPut, Path: "/api/admin/sandbox", Key: api.AdminKey, Body: map[string]any{"fault": fault}}); r.Status != http.StatusOK {
 		t.Fatalf("sandbox fault %q: %d %s", fault, r.Status, r.Body)
 	}
-}
-
-type service struct {
-	url, adminKey string
-}
-
-// startService builds the binary and runs it on dbURL until the test ends, batching
-// every second, with a payout budget small enough for a dead rail to be flagged fast.
-func startService(t *testing.T, root, dbURL string) service {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "withdrawals")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd/withdrawals")).CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	env := append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "METRICS_ADDR=off", "LOG_LEVEL=warn",
-		"PAYOUT_BATCH_INTERVAL=1s", "SANDBOX_CONFIRM_DELAY=0s", "PAYOUT_POLL_INTERVAL=200ms", "PAYOUT_PROVIDER_TIMEOUT=1s",
-		"PAYOUT_MAX_ATTEMPTS=2", "PAYOUT_RETRY_BASE=100ms", "PAYOUT_RETRY_MAX=200ms", "SHUTDOWN_TIMEOUT=4s",
-		"WEBHOOK_ALLOW_PRIVATE_URLS=true") // the test's receiver listens on 127.0.0.1
-	create := exec.Command(bin, "admin", "create-key", "--name", "console-test")
-	create.Env = env
-	key, err := create.Output()
-	if err != nil {
-		t.Fatalf("admin create-key: %v", err)
-	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = env
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if line := sc.Text(); strings.Contains(line, `"level":"ERROR"`) {
-				t.Log("service:", line)
-			}
-		}
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	url := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-done:
-			t.Fatal("the service exited at start")
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the service did not become ready in 30 s")
-		}
-	}
-	return service{url: url, adminKey: strings.TrimSpace(string(key))}
 }
