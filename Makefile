@@ -8,7 +8,7 @@ REDOCLY := @redocly/cli@2.11.0
 WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export DATABASE_URL="$$server/withdrawals?sslmode=disable"; fi
 WITH_TEST_DB = if [ -z "$${TEST_DATABASE_URL:-}" ]; then server=$$(scripts/dev-db.sh) && export TEST_DATABASE_URL="$$server/postgres?sslmode=disable"; fi
 
-.PHONY: help run regtest anvil test chain lint bench ceiling scale microbench chaos fuzz migrate build
+.PHONY: help run regtest anvil test chain lint bench ceiling scale microbench chaos fuzz migrate build sdk
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,3 +65,6 @@ migrate: ## Apply database migrations to DATABASE_URL
 
 build: ## Build bin/withdrawals
 	go build -o bin/withdrawals ./cmd/withdrawals
+
+sdk: ## Build the TypeScript SDK and pack it into bin/sdk (npm install that file)
+	@scripts/sdk-tools.sh && cd sdk/typescript && npm run build --silent && mkdir -p ../../bin/sdk && npm pack --pack-destination ../../bin/sdk --silent >/dev/null && ls ../../bin/sdk/*.tgz
