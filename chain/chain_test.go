@@ -489,24 +489,7 @@ func (s *service) start() {
 	s.cmd, s.done, s.url = cmd, done, "http://"+addr
 	s.mu.Unlock()
 	s.cleanupOnce.Do(func() { s.t.Cleanup(s.stop) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-done:
-			s.t.Fatal("the service exited at start")
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatal("the service was not ready within 30s")
-		}
-	}
+	apitest.WaitReady(s.t, s.url, done)
 }
 
 // kill sends SIGKILL: no shutdown, no last write.

@@ -71,15 +71,23 @@ func StartBinary(t testing.TB, root, dbURL string, env ...string) Service {
 		}
 	})
 	url := "http://" + addr
+	WaitReady(t, url, done)
+	return Service{URL: url, AdminKey: strings.TrimSpace(string(key))}
+}
+
+// WaitReady waits up to 30 s for the service at url to answer /readyz with 200, and
+// fails the test if it does not or if exited closes first (the process ended).
+func WaitReady(t testing.TB, url string, exited <-chan struct{}) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if resp, err := http.Get(url + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return
 			}
 		}
 		select {
-		case <-done:
+		case <-exited:
 			t.Fatal("the service exited at start")
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -87,5 +95,4 @@ func StartBinary(t testing.TB, root, dbURL string, env ...string) Service {
 			t.Fatal("the service did not become ready in 30 s")
 		}
 	}
-	return Service{URL: url, AdminKey: strings.TrimSpace(string(key))}
 }
