@@ -31,10 +31,12 @@ const (
 // without an entry here fails TestAuthorizationMatrix: authorization is decided, never
 // inherited by accident.
 var rules = map[string]rule{
-	"GET /healthz":      public,
-	"GET /readyz":       public,
-	"GET /openapi.yaml": public,
-	"GET /metrics":      metricsListener,
+	"GET /healthz":                  public,
+	"GET /readyz":                   public,
+	"GET /openapi.yaml":             public,
+	"GET /docs":                     public,
+	"GET /docs/redoc.standalone.js": public,
+	"GET /metrics":                  metricsListener,
 
 	"POST /api/withdrawals":                          merchantWrite,
 	"GET /api/withdrawals":                           merchantRead,
