@@ -368,9 +368,10 @@ func checkHeadersDeclared(op *openapi3.Operation, resp Response) error {
 	return nil
 }
 
-// CheckWebhook validates one webhook request's body against the schema the contract's
-// webhooks section declares for its event, and that the event is declared there.
-func CheckWebhook(body []byte) error {
+// CheckWebhook validates one webhook request against the contract's webhooks section:
+// its event is declared there, its body matches the event's schema, and it carries the
+// headers the event's operation requires (the signature's).
+func CheckWebhook(header http.Header, body []byte) error {
 	doc, _, err := loadSpec()
 	if err != nil {
 		return fmt.Errorf("openapi.yaml does not load: %w", err)
@@ -392,6 +393,11 @@ func CheckWebhook(body []byte) error {
 	schema := item.Post.RequestBody.Value.Content.Get("application/json").Schema.Value
 	if err := schema.VisitJSON(payload, openapi3.EnableJSONSchema2020()); err != nil {
 		return fmt.Errorf("webhook %s does not match the contract: %w", v.Event, err)
+	}
+	for _, p := range item.Post.Parameters {
+		if p.Value.In == openapi3.ParameterInHeader && p.Value.Required && header.Get(p.Value.Name) == "" {
+			return fmt.Errorf("webhook %s has no %s header", v.Event, p.Value.Name)
+		}
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func NewReceiver(t testing.TB, respond func(n int, r *http.Request) int) *Receiv
 	rc := &Receiver{respond: respond}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := CheckWebhook(body); err != nil {
+		if err := CheckWebhook(r.Header, body); err != nil {
 			t.Error(err)
 		}
 		rc.mu.Lock()
