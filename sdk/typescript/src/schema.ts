@@ -3367,7 +3367,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "entries": [],
+                     *       "entries": [
+                     *         {
+                     *           "id": "wl_Y4E1QcyJf6MxpI7U",
+                     *           "token": "ETH",
+                     *           "network": "ethereum",
+                     *           "address": "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359",
+                     *           "label": "treasury",
+                     *           "createdAt": "2026-01-05T09:00:00.000Z",
+                     *           "usableAt": "2026-01-06T09:00:00.000Z",
+                     *           "usable": false
+                     *         }
+                     *       ],
                      *       "settings": {
                      *         "enabled": true,
                      *         "enforced": true,
@@ -3971,7 +3982,17 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "rules": []
+                     *       "rules": [
+                     *         {
+                     *           "merchantId": null,
+                     *           "token": "USDT",
+                     *           "amountAbove": "100",
+                     *           "newAddressDays": null,
+                     *           "approvalsRequired": 1,
+                     *           "updatedAt": "2026-12-05T14:58:30.555Z",
+                     *           "updatedBy": "key_kFv29ZxtE7GxxArA"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": {
@@ -4106,9 +4127,51 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "approvals": [],
+                     *       "approvals": [
+                     *         {
+                     *           "withdrawal": {
+                     *             "id": "wth_JFOjG8mFRKM0oypW",
+                     *             "token": "USDT",
+                     *             "network": "ethereum",
+                     *             "amount": "250",
+                     *             "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                     *             "status": "pending_approval",
+                     *             "fee": "1",
+                     *             "netAmount": "249",
+                     *             "feeInfo": {
+                     *               "grossAmount": "250",
+                     *               "netAmount": "249",
+                     *               "totalFees": "6",
+                     *               "feeBreakdown": {
+                     *                 "baseFee": "1",
+                     *                 "markupRate": "5.00",
+                     *                 "markupAmount": "5",
+                     *                 "totalFee": "6"
+                     *               },
+                     *               "feePercentage": "0.40"
+                     *             },
+                     *             "batchId": null,
+                     *             "txHash": null,
+                     *             "failureReason": null,
+                     *             "approvalsRequired": 1,
+                     *             "approvalReason": "amount",
+                     *             "batchRequestId": null,
+                     *             "reference": null,
+                     *             "createdAt": "2026-12-05T14:58:07.912Z",
+                     *             "updatedAt": "2026-12-05T14:58:07.912Z",
+                     *             "estimatedCompletion": "2026-12-05T15:04:07.912Z",
+                     *             "processingAt": null,
+                     *             "confirmedAt": null,
+                     *             "failedAt": null,
+                     *             "cancelledAt": null,
+                     *             "metadata": {}
+                     *           },
+                     *           "approvals": [],
+                     *           "expiresAt": "2026-12-06T14:58:30.555Z"
+                     *         }
+                     *       ],
                      *       "pagination": {
-                     *         "total": 0,
+                     *         "total": 1,
                      *         "limit": 20,
                      *         "offset": 0,
                      *         "hasMore": false
@@ -5517,9 +5580,105 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "batches": [],
+                     *       "batches": [
+                     *         {
+                     *           "id": "bat_HlFw0pt2a9zLTG92",
+                     *           "token": "USDT",
+                     *           "network": "ethereum",
+                     *           "status": "completed",
+                     *           "itemCount": 2,
+                     *           "totalAmount": "298",
+                     *           "provider": "sandbox",
+                     *           "providerReference": null,
+                     *           "attempts": 3,
+                     *           "lastError": "payout outcome unknown: submit batch bat_HlFw0pt2a9zLTG92: context deadline exceeded",
+                     *           "createdAt": "2026-12-05T14:58:20.245Z",
+                     *           "updatedAt": "2026-12-05T14:58:20.869Z",
+                     *           "submittedAt": null,
+                     *           "completedAt": "2026-12-05T14:58:20.869Z",
+                     *           "flaggedAt": "2026-12-05T14:58:20.795Z",
+                     *           "withdrawals": [
+                     *             {
+                     *               "id": "wth_Tf4AHp8LVuU7oGOr",
+                     *               "token": "USDT",
+                     *               "network": "ethereum",
+                     *               "amount": "100",
+                     *               "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                     *               "status": "confirmed",
+                     *               "fee": "1",
+                     *               "netAmount": "99",
+                     *               "feeInfo": {
+                     *                 "grossAmount": "100",
+                     *                 "netAmount": "99",
+                     *                 "totalFees": "1",
+                     *                 "feeBreakdown": {
+                     *                   "baseFee": "1",
+                     *                   "markupRate": "0.00",
+                     *                   "markupAmount": "0",
+                     *                   "totalFee": "1"
+                     *                 },
+                     *                 "feePercentage": "1.00"
+                     *               },
+                     *               "merchantId": "mer_xoX4cZ1CykOIzSPL",
+                     *               "batchId": "bat_HlFw0pt2a9zLTG92",
+                     *               "txHash": "0xfeed",
+                     *               "failureReason": null,
+                     *               "approvalsRequired": 0,
+                     *               "approvalReason": null,
+                     *               "batchRequestId": null,
+                     *               "reference": null,
+                     *               "createdAt": "2026-12-05T14:58:18.038Z",
+                     *               "updatedAt": "2026-12-05T14:58:20.858Z",
+                     *               "estimatedCompletion": "2026-12-05T15:04:18.038Z",
+                     *               "processingAt": "2026-12-05T14:58:20.245Z",
+                     *               "confirmedAt": "2026-12-05T14:58:20.858Z",
+                     *               "failedAt": null,
+                     *               "cancelledAt": null,
+                     *               "metadata": {}
+                     *             },
+                     *             {
+                     *               "id": "wth_oVXXKsWXYIJRR2K6",
+                     *               "token": "USDT",
+                     *               "network": "ethereum",
+                     *               "amount": "200",
+                     *               "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                     *               "status": "failed",
+                     *               "fee": "1",
+                     *               "netAmount": "199",
+                     *               "feeInfo": {
+                     *                 "grossAmount": "200",
+                     *                 "netAmount": "199",
+                     *                 "totalFees": "1",
+                     *                 "feeBreakdown": {
+                     *                   "baseFee": "1",
+                     *                   "markupRate": "0.00",
+                     *                   "markupAmount": "0",
+                     *                   "totalFee": "1"
+                     *                 },
+                     *                 "feePercentage": "0.50"
+                     *               },
+                     *               "merchantId": "mer_xoX4cZ1CykOIzSPL",
+                     *               "batchId": "bat_HlFw0pt2a9zLTG92",
+                     *               "txHash": null,
+                     *               "failureReason": "never_broadcast",
+                     *               "approvalsRequired": 0,
+                     *               "approvalReason": null,
+                     *               "batchRequestId": null,
+                     *               "reference": null,
+                     *               "createdAt": "2026-12-05T14:58:18.066Z",
+                     *               "updatedAt": "2026-12-05T14:58:20.869Z",
+                     *               "estimatedCompletion": "2026-12-05T15:04:18.066Z",
+                     *               "processingAt": "2026-12-05T14:58:20.245Z",
+                     *               "confirmedAt": null,
+                     *               "failedAt": "2026-12-05T14:58:20.869Z",
+                     *               "cancelledAt": null,
+                     *               "metadata": {}
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
                      *       "pagination": {
-                     *         "total": 0,
+                     *         "total": 1,
                      *         "limit": 20,
                      *         "offset": 0,
                      *         "hasMore": false,
