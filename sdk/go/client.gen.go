@@ -907,7 +907,7 @@ type AmountInput struct {
 type AmountInput0 = string
 
 // AmountInput1 defines model for AmountInput.1.
-type AmountInput1 = float32
+type AmountInput1 = json.Number
 
 // ApiKey defines model for ApiKey.
 type ApiKey struct {
@@ -1346,7 +1346,7 @@ type LimitAmountInput struct {
 type LimitAmountInput0 = string
 
 // LimitAmountInput1 defines model for LimitAmountInput.1.
-type LimitAmountInput1 = float32
+type LimitAmountInput1 = json.Number
 
 // Merchant defines model for Merchant.
 type Merchant struct {
