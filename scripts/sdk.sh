@@ -10,7 +10,7 @@ oapi_codegen="$(sed -n 's|^//go:generate go run \([^ ]*\) .*|\1|p' "$root/sdk/go
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-(cd "$root/sdk/typescript" && node_modules/.bin/openapi-typescript ../../openapi.yaml --output "$tmp/schema.ts" >/dev/null 2>&1)
+(cd "$root/sdk/typescript" && node_modules/.bin/openapi-typescript ../../openapi.yaml --output "$tmp/schema.ts" >/dev/null)
 (cd "$root/sdk/go" && sed "s|^output: .*|output: $tmp/client.gen.go|" oapi-codegen.yaml >"$tmp/oapi-codegen.yaml" &&
 	go run "$oapi_codegen" -config "$tmp/oapi-codegen.yaml" ../../openapi.yaml)
 
