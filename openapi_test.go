@@ -26,7 +26,7 @@ func loadContract(t *testing.T) *openapi3.T {
 }
 
 // The contract is complete for an integrator: OpenAPI 3.1, an example on every
-// response that has a body, an example of every error code, and every event the
+// request and response that has a body, an example of every error code, and every event the
 // service sends in its webhooks section. (That responses and webhook bodies match it is
 // checked on every one the tests receive: internal/apitest.)
 func TestContractIsComplete(t *testing.T) {
@@ -37,6 +37,13 @@ func TestContractIsComplete(t *testing.T) {
 
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
+			if op.RequestBody != nil {
+				for media, content := range op.RequestBody.Value.Content {
+					if content.Example == nil && len(content.Examples) == 0 {
+						t.Errorf("%s %s: request body (%s) has no example", method, path, media)
+					}
+				}
+			}
 			for status, resp := range op.Responses.Map() {
 				for media, content := range resp.Value.Content {
 					if content.Example == nil && len(content.Examples) == 0 {

@@ -2574,6 +2574,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "USDT",
+                 *       "network": "ethereum",
+                 *       "amount": "25",
+                 *       "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                 *       "metadata": {
+                 *         "orderId": "order-1001"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateWithdrawalRequest"];
             };
         };
@@ -3183,6 +3194,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://merchant.example/webhooks/withdrawals",
+                 *       "events": [
+                 *         "withdrawal.confirmed",
+                 *         "withdrawal.failed"
+                 *       ],
+                 *       "description": "order fulfilment"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
             };
         };
@@ -3405,6 +3426,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "USDT",
+                 *       "network": "tron",
+                 *       "address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+                 *       "label": "supplier payroll"
+                 *     }
+                 */
                 "application/json": components["schemas"]["WhitelistEntryRequest"];
             };
         };
@@ -3484,6 +3513,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": {
                     enabled: boolean;
                 };
@@ -3725,6 +3759,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": "100",
+                 *       "currency": "USDT",
+                 *       "network": "tron"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TestFeeRequest"];
             };
         };
@@ -3778,6 +3819,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "USDT",
+                 *       "network": "tron",
+                 *       "baseFee": "1",
+                 *       "markupRate": "0.005",
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SetFeeScheduleRequest"];
             };
         };
@@ -3880,6 +3930,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "merchantId": "mer_xqxkwpA5tD61RZi1",
+                 *       "token": "USDT",
+                 *       "perWithdrawal": "5000",
+                 *       "perDay": "20000",
+                 *       "perWeek": null
+                 *     }
+                 */
                 "application/json": {
                     merchantId?: string;
                     /** @example USDT */
@@ -4015,6 +4074,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "USDT",
+                 *       "amountAbove": "1000",
+                 *       "newAddressDays": 7,
+                 *       "approvalsRequired": 2
+                 *     }
+                 */
                 "application/json": {
                     merchantId?: string;
                     /** @example USDT */
@@ -4203,6 +4270,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "matches invoice INV-2211"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionRequest"];
             };
         };
@@ -4283,6 +4355,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "address not on the supplier list"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionRequest"];
             };
         };
@@ -4439,6 +4516,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "December payroll, checked against HR export"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionRequest"];
             };
         };
@@ -4511,6 +4593,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "duplicate of wbr_3kTMd8fQx1bLz9Yp"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DecisionRequest"];
             };
         };
@@ -4653,6 +4740,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
                 "application/json": {
                     enabled: boolean;
                 };
@@ -4825,6 +4917,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Payroll"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateMerchantRequest"];
             };
         };
@@ -4934,6 +5031,12 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "reporting",
+                 *       "scope": "read"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyRequest"];
             };
         };
@@ -4987,6 +5090,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "USDT",
+                 *       "amount": "10000",
+                 *       "reference": "deposit-2026-12-05-001"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditRequest"];
             };
         };
@@ -5043,6 +5153,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "key leak reported by the merchant"
+                 *     }
+                 */
                 "application/json": {
                     /** @example key leak reported by the merchant */
                     reason: string;
@@ -5326,6 +5441,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "confirm",
+                 *       "txHash": "0x729c9175db9b620c61ae8a6ed2f9309fb52e88567fba7128549ec661c89405b0"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Resolution"];
             };
         };
@@ -5710,6 +5831,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "fail",
+                 *       "reason": "the provider confirms the batch was never sent"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Resolution"];
             };
         };
@@ -5960,6 +6087,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "fault": "unavailable"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Sandbox"];
             };
         };
