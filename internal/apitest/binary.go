@@ -61,15 +61,7 @@ func StartBinary(t testing.TB, root, dbURL string, env ...string) Service {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { Stop(cmd, done) })
 	url := "http://" + addr
 	WaitReady(t, url, done)
 	return Service{URL: url, AdminKey: strings.TrimSpace(string(key))}
@@ -94,5 +86,17 @@ func WaitReady(t testing.TB, url string, exited <-chan struct{}) {
 		if time.Now().After(deadline) {
 			t.Fatal("the service did not become ready in 30 s")
 		}
+	}
+}
+
+// Stop ends a started process with SIGTERM, or SIGKILL when it has not exited (exited
+// closed) within 10 s, and waits for it.
+func Stop(cmd *exec.Cmd, exited <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
 	}
 }
